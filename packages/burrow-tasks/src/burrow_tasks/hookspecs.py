@@ -24,7 +24,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec(firstresult=True)
-def burrow_backend(dsn: str) -> JobStore | None:  # type: ignore[empty-body]
+def burrow_backend(dsn: str) -> JobStore | None:
     """Open the store for ``dsn``, or return None when the DSN's scheme is not yours.
 
     Called by ``open_queue(dsn)``; the first non-None result wins. A backend package answers
