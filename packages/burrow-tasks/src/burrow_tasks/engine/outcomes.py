@@ -1,0 +1,25 @@
+"""What the engine records about a handler that raised."""
+
+from __future__ import annotations
+
+import traceback
+
+from burrow_tasks.jobs import JobError
+
+__all__ = ["error_class_name", "job_error"]
+
+
+def error_class_name(error: BaseException) -> str:
+    """``module.QualName`` of the error's class, e.g. ``builtins.ValueError``."""
+    cls = type(error)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def job_error(error: BaseException) -> JobError:
+    """The message, class name and traceback text of ``error``."""
+    message = str(error) or type(error).__name__
+    return JobError(
+        message=message,
+        error_class=error_class_name(error),
+        traceback="".join(traceback.format_exception(error)),
+    )

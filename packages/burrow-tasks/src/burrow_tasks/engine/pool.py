@@ -1,0 +1,480 @@
+"""The worker pool: claims jobs in batches, runs their handlers, writes the outcomes.
+
+One claim loop fills up to ``workers`` slots per store call; each claimed job runs as its
+own asyncio task. One heartbeat loop renews every running job's lease; one maintenance loop
+rescues stale jobs and deletes old completed ones; a notification loop (stores with
+``Capability.NOTIFY``) wakes the claimer and checks cancelled jobs at once. Every wait is on
+the queue's clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from burrow_tasks.clock import Clock
+from burrow_tasks.config import JobsConfig
+from burrow_tasks.context import JobContext, ResultCapture, job_context, with_result_capture
+from burrow_tasks.engine.outcomes import job_error
+from burrow_tasks.engine.registry import Registration
+from burrow_tasks.engine.retry import retry_at
+from burrow_tasks.engine.threads import run_on_daemon_thread
+from burrow_tasks.engine.waiting import wait_event, wait_tasks
+from burrow_tasks.errors import UnknownJobType
+from burrow_tasks.jobs import ClaimedJob, NotificationKind, WorkerInfo, WorkerState
+from burrow_tasks.store import JobStore
+from burrow_tasks.types import Capability, JobId
+from burrow_tasks.workers import PoolStatus, pool_status
+
+__all__ = ["MaintenanceReport", "StopReason", "WorkerPool"]
+
+logger = logging.getLogger("burrow_tasks")
+
+_MIN_BEAT_INTERVAL = timedelta(seconds=5)
+
+
+class StopReason(enum.Enum):
+    CANCELLED = "cancelled"
+    """Cancelled or deleted through this queue: the store already knows."""
+    LEASE_LOST = "lease lost"
+    """A heartbeat was refused: cancelled, deleted or rescued elsewhere."""
+    SHUTDOWN = "shutdown"
+    """The grace period ran out: release the job."""
+
+
+class _State(enum.Enum):
+    NEW = "new"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+@dataclass(eq=False, slots=True)
+class _RunningJob:
+    job: ClaimedJob
+    context: JobContext
+    is_async: bool
+    task: asyncio.Task[None] | None = None
+    stop_reason: StopReason | None = None
+    handler_done: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceReport:
+    """What one maintenance pass did; a pass that failed is listed in ``errors``."""
+
+    rescued: list[JobId] = field(default_factory=list)
+    deleted: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class WorkerPool:
+    """Runs the jobs of the registered types. Owned by a ``JobQueue``."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        config: JobsConfig,
+        clock: Clock,
+        registry: Mapping[str, Registration],
+        values: Mapping[str, Any],
+    ) -> None:
+        self._store = store
+        self._config = config
+        self._clock = clock
+        self._registry = registry
+        self._values = values
+        self._running: dict[JobId, _RunningJob] = {}
+        self._claim_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._done = asyncio.Event()
+        self._state = _State.NEW
+        self._saturated = False
+        self._loops: list[asyncio.Task[None]] = []
+        self._claim_task: asyncio.Task[None] | None = None
+        self._notify_task: asyncio.Task[None] | None = None
+        self._started_at: datetime | None = None
+        self._last_poll_at: datetime | None = None
+        self._last_beat_at: datetime | None = None
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    # --- state ---------------------------------------------------------------------------------
+
+    @property
+    def done(self) -> asyncio.Event:
+        return self._done
+
+    @property
+    def running(self) -> bool:
+        return self._state is _State.RUNNING
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    def status(self) -> PoolStatus:
+        info = None if self._state is _State.NEW else self._worker_info()
+        return pool_status(info, self._clock.now())
+
+    def _worker_info(self) -> WorkerInfo:
+        running = self._state in (_State.RUNNING, _State.STOPPING)
+        return WorkerInfo(
+            id=self.worker_id,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            state=WorkerState.RUNNING if running else WorkerState.STOPPED,
+            workers=self._config.workers,
+            in_flight=len(self._running),
+            poll_interval=self._config.poll_interval,
+            types=tuple(sorted(self._registry)),
+            started_at=self._started_at,
+            last_poll_at=self._last_poll_at,
+        )
+
+    async def _beat(self) -> None:
+        now = self._clock.now()
+        self._last_beat_at = now
+        try:
+            await self._store.worker_beat(self._worker_info(), now=now)
+        except Exception:
+            logger.exception("burrow: publishing worker status failed")
+
+    def wake(self) -> None:
+        """Tell the claimer that work may be claimable now."""
+        self._wake.set()
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._state is not _State.NEW:
+            raise RuntimeError(f"the worker pool was already started (it is {self._state.value})")
+        self._state = _State.RUNNING
+        self._started_at = self._clock.now()
+        await self._beat()
+        self._claim_task = asyncio.create_task(self._claim_loop(), name="burrow-claim")
+        self._loops = [
+            asyncio.create_task(self._heartbeat_loop(), name="burrow-heartbeat"),
+            asyncio.create_task(self._maintenance_loop(), name="burrow-maintenance"),
+        ]
+        if Capability.NOTIFY in self._store.capabilities:
+            self._notify_task = asyncio.create_task(
+                self._notification_loop(), name="burrow-notifications"
+            )
+        logger.info(
+            "burrow: worker pool %s started (%d workers, types: %s)",
+            self.worker_id,
+            self._config.workers,
+            ", ".join(sorted(self._registry)) or "none",
+        )
+
+    async def shutdown(self) -> None:
+        """Stop claiming, let running handlers finish within the grace period, then cancel
+        the async ones and release every job still held."""
+        if self._state is _State.NEW:
+            self._state = _State.STOPPED
+            self._done.set()
+            return
+        if self._state is not _State.RUNNING:
+            await self._done.wait()
+            return
+        self._state = _State.STOPPING
+        self._wake.set()
+        try:
+            await self._stop_claiming()
+            tasks = [r.task for r in self._running.values() if r.task is not None]
+            await wait_tasks(tasks, self._clock, self._config.shutdown_grace)
+            for running in list(self._running.values()):
+                self._stop(running, StopReason.SHUTDOWN)
+            remaining = [r.task for r in self._running.values() if r.task is not None]
+            await asyncio.gather(*remaining, return_exceptions=True)
+        finally:
+            for loop in self._loops:
+                loop.cancel()
+            await asyncio.gather(*self._loops, return_exceptions=True)
+            self._state = _State.STOPPED
+            await self._beat()
+            self._done.set()
+            logger.info("burrow: worker pool %s stopped", self.worker_id)
+
+    async def _stop_claiming(self) -> None:
+        if self._notify_task is not None:
+            self._notify_task.cancel()
+            await asyncio.gather(self._notify_task, return_exceptions=True)
+        if self._claim_task is not None:
+            # The claim loop sees the state at its next wake-up; a claim in progress finishes,
+            # and the jobs it took are handled like every other running job.
+            await asyncio.gather(self._claim_task, return_exceptions=True)
+
+    # --- claiming ----------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        poll = self._config.poll_interval
+        beat_every = max(poll, _MIN_BEAT_INTERVAL)
+        while self._state is _State.RUNNING:
+            self._wake.clear()
+            try:
+                await self.claim_batch()
+            except Exception:
+                logger.exception("burrow: claiming jobs failed; retrying after the poll interval")
+            now = self._clock.now()
+            self._last_poll_at = now
+            if self._last_beat_at is None or now - self._last_beat_at >= beat_every:
+                await self._beat()
+            # shutdown() sets the wake event, so this returns at once when stopping.
+            await wait_event(self._wake, self._clock, poll)
+
+    async def claim_batch(self) -> int:
+        """Claim up to the free capacity in one store call and start the jobs; returns how
+        many were claimed."""
+        async with self._claim_lock:
+            free = self._config.workers - len(self._running)
+            types = tuple(self._registry)
+            if free <= 0:
+                self._saturated = True
+                return 0
+            if not types:
+                return 0
+            claimed = await self._store.jobs_claim(free, types=types, now=self._clock.now())
+            for job in claimed:
+                self._spawn(job)
+            self._saturated = len(claimed) == free
+            return len(claimed)
+
+    def _spawn(self, job: ClaimedJob) -> None:
+        registration = self._registry.get(job.type)
+        context = JobContext(
+            id=job.id,
+            type=job.type,
+            attempt=job.attempts,
+            max_retries=job.max_retries,
+            enqueued_at=job.created_at,
+            values=self._values,
+        )
+        running = _RunningJob(job, context, is_async=registration is None or registration.is_async)
+        self._running[job.id] = running
+        task = asyncio.create_task(
+            self._execute(running, registration), name=f"burrow-job-{job.id}"
+        )
+        running.task = task
+        task.add_done_callback(lambda _: self._finished(running))
+
+    def _finished(self, running: _RunningJob) -> None:
+        if self._running.get(running.job.id) is running:
+            del self._running[running.job.id]
+            if self._saturated:
+                self._saturated = False
+                self._wake.set()
+
+    async def run_until_idle(self) -> None:
+        """Run jobs until none is claimable at ``clock.now()`` and none is in flight."""
+        heartbeats = None
+        if self._state is not _State.RUNNING:
+            heartbeats = asyncio.create_task(self._heartbeat_loop(), name="burrow-heartbeat")
+        try:
+            while True:
+                await self.claim_batch()
+                tasks = {r.task for r in self._running.values() if r.task is not None}
+                if not tasks:
+                    return
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if heartbeats is not None:
+                heartbeats.cancel()
+                await asyncio.gather(heartbeats, return_exceptions=True)
+
+    # --- running one job -----------------------------------------------------------------------
+
+    async def _execute(self, running: _RunningJob, registration: Registration | None) -> None:
+        job = running.job
+        capture = ResultCapture()
+        try:
+            try:
+                if registration is None:  # cannot happen: only registered types are claimed
+                    raise UnknownJobType(job.type, self._registry)
+                await self._invoke(registration, running.context, capture, job.payload)
+            finally:
+                running.handler_done = True
+        except asyncio.CancelledError:
+            reason = running.stop_reason
+            task = asyncio.current_task()
+            if reason is None or task is None:
+                raise
+            task.uncancel()
+            if reason is StopReason.SHUTDOWN:
+                await self._release(job)
+            else:
+                logger.info("burrow: job %s (%s) stopped: %s", job.id, job.type, reason.value)
+        except Exception as error:
+            await self._fail(job, error)
+        else:
+            await self._complete(job, capture.text)
+        finally:
+            self._finished(running)
+
+    @staticmethod
+    async def _invoke(
+        registration: Registration, context: JobContext, capture: ResultCapture, payload: str
+    ) -> None:
+        data = payload.encode()
+        with job_context(context), with_result_capture(capture):
+            if registration.is_async:
+                outcome: Any = registration.handler(data)
+            else:
+                outcome = await run_on_daemon_thread(registration.handler, data)
+            if asyncio.iscoroutine(outcome) or isinstance(outcome, asyncio.Future):
+                await outcome
+
+    async def _complete(self, job: ClaimedJob, result: str | None) -> None:
+        try:
+            written = await self._store.job_complete(
+                job.id, job.lease, result=result, now=self._clock.now()
+            )
+        except Exception:
+            logger.exception("burrow: recording job %s as completed failed", job.id)
+            return
+        if written:
+            logger.debug("burrow: job %s (%s) completed", job.id, job.type)
+        else:
+            logger.info("burrow: job %s finished but no longer held: outcome refused", job.id)
+
+    async def _fail(self, job: ClaimedJob, error: Exception) -> None:
+        now = self._clock.now()
+        when = retry_at(
+            now=now,
+            base=self._config.retry_base_delay,
+            attempt=job.attempts,
+            max_retries=job.max_retries,
+        )
+        try:
+            written = await self._store.job_fail(
+                job.id, job.lease, error=job_error(error), retry_at=when, now=now
+            )
+        except Exception:
+            logger.exception("burrow: recording the failure of job %s failed", job.id)
+            return
+        if not written:
+            logger.info("burrow: job %s failed but no longer held: outcome refused", job.id)
+        elif when is None:
+            logger.warning(
+                "burrow: job %s (%s) is dead after attempt %d/%d: %s",
+                job.id,
+                job.type,
+                job.attempts,
+                job.max_retries,
+                error,
+            )
+        else:
+            logger.info(
+                "burrow: job %s (%s) failed attempt %d/%d, retry at %s: %s",
+                job.id,
+                job.type,
+                job.attempts,
+                job.max_retries,
+                when.isoformat(),
+                error,
+            )
+
+    async def _release(self, job: ClaimedJob) -> None:
+        try:
+            await self._store.job_release(job.id, job.lease, now=self._clock.now())
+        except Exception:
+            logger.exception("burrow: releasing job %s at shutdown failed", job.id)
+
+    # --- stopping handlers -------------------------------------------------------------------
+
+    def stop_job(self, job_id: JobId, reason: StopReason) -> bool:
+        """Stop the handler of ``job_id`` if this pool runs it; True if it did."""
+        running = self._running.get(job_id)
+        if running is None:
+            return False
+        self._stop(running, reason)
+        return True
+
+    def _stop(self, running: _RunningJob, reason: StopReason) -> None:
+        if running.stop_reason is not None or running.handler_done:
+            return
+        running.stop_reason = reason
+        running.context.request_cancel()
+        # A sync handler cannot be interrupted: it sees cancel_requested and its outcome is
+        # refused by the lease. At shutdown we stop waiting for it (the thread runs on).
+        if running.task is not None and (running.is_async or reason is StopReason.SHUTDOWN):
+            running.task.cancel()
+
+    # --- heartbeats, notifications, maintenance ----------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        # One loop for all jobs: a job claimed between two ticks is renewed at the next one,
+        # never later than one interval after its claim.
+        while True:
+            await self._clock.sleep(self._config.heartbeat_interval)
+            await self.heartbeat(list(self._running.values()))
+
+    async def heartbeat(self, jobs: list[_RunningJob] | None = None) -> None:
+        """Renew the leases of ``jobs`` (default: all running); stop those refused."""
+        now = self._clock.now()
+        for running in self._running.values() if jobs is None else jobs:
+            if running.stop_reason is not None or running.handler_done:
+                continue
+            job = running.job
+            try:
+                held = await self._store.job_heartbeat(job.id, job.lease, now=now)
+            except Exception:
+                logger.warning("burrow: heartbeat of job %s failed", job.id, exc_info=True)
+                continue
+            if not held:
+                self._stop(running, StopReason.LEASE_LOST)
+
+    async def _notification_loop(self) -> None:
+        try:
+            async for note in self._store.notifications():
+                if note.kind is NotificationKind.AVAILABLE:
+                    self._wake.set()
+                elif note.job_id is None:
+                    await self.heartbeat(list(self._running.values()))
+                elif (running := self._running.get(note.job_id)) is not None:
+                    # A notification is a hint: the heartbeat's refusal is the proof.
+                    await self.heartbeat([running])
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("burrow: store notifications failed; relying on polling")
+
+    async def _maintenance_loop(self) -> None:
+        while True:
+            await self.maintain()
+            await self._clock.sleep(self._config.maintenance_interval)
+
+    async def maintain(self) -> MaintenanceReport:
+        """Rescue stale running jobs and delete old completed ones; each pass survives the
+        other's errors."""
+        now = self._clock.now()
+        report = MaintenanceReport()
+        try:
+            report.rescued.extend(
+                await self._store.jobs_rescue(
+                    stale_before=now - self._config.stale_timeout, now=now
+                )
+            )
+        except Exception as error:
+            logger.exception("burrow: rescuing stale jobs failed")
+            report.errors.append(f"rescue: {error}")
+        if report.rescued:
+            logger.warning("burrow: rescued stale jobs %s", ", ".join(report.rescued))
+            self._wake.set()
+        try:
+            deleted = await self._store.jobs_delete_completed(
+                completed_before=now - self._config.completed_retention
+            )
+        except Exception as error:
+            logger.exception("burrow: deleting old completed jobs failed")
+            report.errors.append(f"cleanup: {error}")
+            deleted = 0
+        return MaintenanceReport(report.rescued, deleted, report.errors)
