@@ -31,7 +31,7 @@ from burrow_tasks.engine.waiting import wait_event, wait_tasks
 from burrow_tasks.errors import UnknownJobType
 from burrow_tasks.jobs import ClaimedJob, NotificationKind, WorkerInfo, WorkerState
 from burrow_tasks.store import JobStore
-from burrow_tasks.types import Capability, JobId
+from burrow_tasks.types import Capability, JobId, Lease
 from burrow_tasks.workers import PoolStatus, pool_status
 
 __all__ = ["MaintenanceReport", "StopReason", "WorkerPool"]
@@ -92,7 +92,8 @@ class WorkerPool:
         self._clock = clock
         self._registry = registry
         self._values = values
-        self._running: dict[JobId, _RunningJob] = {}
+        # Keyed by lease: after a rescue or retry one job may run twice here at once.
+        self._running: dict[Lease, _RunningJob] = {}
         self._claim_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._done = asyncio.Event()
@@ -259,7 +260,7 @@ class WorkerPool:
             values=self._values,
         )
         running = _RunningJob(job, context, is_async=registration is None or registration.is_async)
-        self._running[job.id] = running
+        self._running[job.lease] = running
         task = asyncio.create_task(
             self._execute(running, registration), name=f"burrow-job-{job.id}"
         )
@@ -267,8 +268,8 @@ class WorkerPool:
         task.add_done_callback(lambda _: self._finished(running))
 
     def _finished(self, running: _RunningJob) -> None:
-        if self._running.get(running.job.id) is running:
-            del self._running[running.job.id]
+        if self._running.get(running.job.lease) is running:
+            del self._running[running.job.lease]
             if self._saturated:
                 self._saturated = False
                 self._wake.set()
@@ -392,11 +393,10 @@ class WorkerPool:
 
     def stop_job(self, job_id: JobId, reason: StopReason) -> bool:
         """Stop the handler of ``job_id`` if this pool runs it; True if it did."""
-        running = self._running.get(job_id)
-        if running is None:
-            return False
-        self._stop(running, reason)
-        return True
+        found = [r for r in self._running.values() if r.job.id == job_id]
+        for running in found:
+            self._stop(running, reason)
+        return bool(found)
 
     def _stop(self, running: _RunningJob, reason: StopReason) -> None:
         if running.stop_reason is not None or running.handler_done:
@@ -420,7 +420,7 @@ class WorkerPool:
     async def heartbeat(self, jobs: list[_RunningJob] | None = None) -> None:
         """Renew the leases of ``jobs`` (default: all running); stop those refused."""
         now = self._clock.now()
-        for running in self._running.values() if jobs is None else jobs:
+        for running in list(self._running.values()) if jobs is None else jobs:
             if running.stop_reason is not None or running.handler_done:
                 continue
             job = running.job
@@ -439,9 +439,10 @@ class WorkerPool:
                     self._wake.set()
                 elif note.job_id is None:
                     await self.heartbeat(list(self._running.values()))
-                elif (running := self._running.get(note.job_id)) is not None:
+                else:
                     # A notification is a hint: the heartbeat's refusal is the proof.
-                    await self.heartbeat([running])
+                    named = [r for r in self._running.values() if r.job.id == note.job_id]
+                    await self.heartbeat(named)
         except asyncio.CancelledError:
             raise
         except Exception:
