@@ -1,0 +1,60 @@
+"""How big each workload is, for a full run and for ``--quick``."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """Job counts, rates and repeats of one run. Names follow issue 5's workloads."""
+
+    enqueue_jobs: int
+    """W1: jobs enqueued one call and one transaction each."""
+    batch_jobs: int
+    """W2: jobs enqueued through the bulk API in one call."""
+    process_jobs: int
+    """W3 and W5: pre-enqueued no-op jobs one worker process works off."""
+    latency_jobs: int
+    """W4: jobs enqueued one by one to an idle worker."""
+    latency_rate: float
+    """W4: enqueues per second."""
+    idle_window: float
+    """W4: seconds the worker sits idle (its CPU is measured) before the first enqueue."""
+    scale_processes: tuple[int, ...]
+    """W5: worker process counts."""
+    footprint_jobs: int
+    """W6: jobs one worker works off while its RSS is sampled."""
+    footprint_checkpoint: int
+    """W6: the job count at which the first RSS sample is taken."""
+    repeats: int
+    """Measurements per (system, workload); the median is reported."""
+    concurrency: int = 10
+    """Handlers a worker process runs at once."""
+
+
+FULL = Sizes(
+    enqueue_jobs=5_000,
+    batch_jobs=20_000,
+    process_jobs=10_000,
+    latency_jobs=200,
+    latency_rate=20.0,
+    idle_window=2.0,
+    scale_processes=(1, 2, 4),
+    footprint_jobs=100_000,
+    footprint_checkpoint=10_000,
+    repeats=3,
+)
+
+QUICK = Sizes(
+    enqueue_jobs=300,
+    batch_jobs=2_000,
+    process_jobs=1_000,
+    latency_jobs=20,
+    latency_rate=40.0,
+    idle_window=0.3,
+    scale_processes=(1, 2),
+    footprint_jobs=5_000,
+    footprint_checkpoint=1_000,
+    repeats=1,
+)
