@@ -1,0 +1,1 @@
+"""The admin's HTTP endpoints: one module per page or action."""
