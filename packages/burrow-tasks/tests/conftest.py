@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import pytest
-from burrow_jobs_memory import MemoryStore
 
+from burrow_jobs_memory import MemoryStore
 from burrow_tasks import FakeClock, JobQueue, JobsConfig
 
 Tick = Callable[[float], Awaitable[None]]
@@ -30,7 +30,9 @@ def config() -> JobsConfig:
 
 
 @pytest.fixture
-async def queue(store: MemoryStore, clock: FakeClock, config: JobsConfig) -> AsyncIterator[JobQueue]:
+async def queue(
+    store: MemoryStore, clock: FakeClock, config: JobsConfig
+) -> AsyncIterator[JobQueue]:
     queue = JobQueue(store, config, clock=clock)
     yield queue
     # Shut down with the clock moving, so a handler still blocked cannot hang the teardown.

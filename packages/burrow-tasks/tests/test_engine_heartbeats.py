@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from burrow_jobs_memory import MemoryStore
-
 from burrow_tasks import (
     Capability,
     FakeClock,

@@ -8,7 +8,6 @@ import threading
 from datetime import timedelta
 
 from burrow_jobs_memory import MemoryStore
-
 from burrow_tasks import FakeClock, JobQueue, JobsConfig, JobStatus, with_priority
 
 

@@ -73,7 +73,7 @@ class TypedCodec(PayloadCodec[T]):
             valid = self._adapter.validate_python(value)
             return self._adapter.dump_json(valid).decode()
         except pydantic.ValidationError as exc:
-            raise PayloadError(f"payload does not match {_type_name(self.type)}: {exc}") from exc
+            raise PayloadError(_mismatch(self.type, exc)) from exc
         except PydanticSerializationError as exc:
             raise PayloadError(f"payload is not JSON-serialisable: {exc}") from exc
 
@@ -81,7 +81,7 @@ class TypedCodec(PayloadCodec[T]):
         try:
             return self._adapter.validate_json(data)
         except pydantic.ValidationError as exc:
-            raise PayloadError(f"payload does not match {_type_name(self.type)}: {exc}") from exc
+            raise PayloadError(_mismatch(self.type, exc)) from exc
 
     def __repr__(self) -> str:
         return f"TypedCodec({_type_name(self.type)})"
@@ -102,6 +102,15 @@ def _utf8(data: bytes) -> str:
         return data.decode()
     except UnicodeDecodeError as exc:
         raise PayloadError(f"payload bytes are not UTF-8 JSON text: {exc}") from exc
+
+
+def _mismatch(type_: Any, error: pydantic.ValidationError) -> str:
+    """One line per problem, e.g. ``payload does not match Resize: width: Field required``."""
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in detail['loc']) or '(value)'}: {detail['msg']}"
+        for detail in error.errors(include_url=False)
+    )
+    return f"payload does not match {_type_name(type_)}: {problems}"
 
 
 def _type_name(type_: Any) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast, overload
 
 from burrow_tasks.codec import PayloadCodec, codec_for
 from burrow_tasks.context import capture_result
@@ -201,14 +201,36 @@ def task(
     return decorate
 
 
+@overload
 def define_result_task(
     name: str,
-    handler: Callable[[P], R] | Callable[[P], Awaitable[R]],
+    handler: Callable[[P], Awaitable[R]],
+    *options: JobOption,
+    max_retries: int = 3,
+    priority: int = 0,
+) -> ResultTask[P, R]: ...
+
+
+@overload
+def define_result_task(
+    name: str,
+    handler: Callable[[P], R],
+    *options: JobOption,
+    max_retries: int = 3,
+    priority: int = 0,
+) -> ResultTask[P, R]: ...
+
+
+def define_result_task(
+    name: str,
+    handler: Callable[[P], Any],
     *options: JobOption,
     max_retries: int = 3,
     priority: int = 0,
 ) -> ResultTask[P, R]:
-    """A typed task whose return value (type from the return annotation) is stored as JSON."""
+    """A typed task whose return value (type from the return annotation) is stored as JSON.
+
+    The handler may be sync (``-> R``) or async (``-> Awaitable[R]``)."""
     check_type_name(name)
     payload_type, result_type = _annotations(handler)
     config = resolve_config(options, max_retries=max_retries, priority=priority)

@@ -210,8 +210,10 @@ class WorkerPool:
             self._notify_task.cancel()
             await asyncio.gather(self._notify_task, return_exceptions=True)
         if self._claim_task is not None:
-            # The claim loop sees the state at its next wake-up; a claim in progress finishes,
-            # and the jobs it took are handled like every other running job.
+            # The claim loop sees the state at its next wake-up; a claim in progress may
+            # finish (its jobs are handled like every other running job) within the grace.
+            await wait_tasks([self._claim_task], self._clock, self._config.shutdown_grace)
+            self._claim_task.cancel()
             await asyncio.gather(self._claim_task, return_exceptions=True)
 
     # --- claiming ----------------------------------------------------------------------------

@@ -1,0 +1,74 @@
+"""The job context handlers read, and result capture."""
+
+from __future__ import annotations
+
+import pytest
+
+from burrow_tasks import (
+    JobQueue,
+    PayloadError,
+    ResultCapture,
+    capture_result,
+    current_job,
+    with_result_capture,
+)
+
+
+def test_current_job_outside_a_handler_raises() -> None:
+    with pytest.raises(RuntimeError, match="outside a job handler"):
+        current_job()
+
+
+async def test_a_handler_sees_its_job_in_current_job(queue: JobQueue) -> None:
+    seen: list[tuple[str, str, int, int]] = []
+
+    async def handler(payload: bytes) -> None:
+        job = current_job()
+        seen.append((job.id, job.type, job.attempt, job.max_retries))
+
+    queue.handle("ctx", handler, max_retries=4)
+    job_id = await queue.enqueue("ctx", None)
+    await queue.run_until_idle()
+
+    assert seen == [(job_id, "ctx", 1, 4)]
+
+
+async def test_a_sync_handler_sees_its_job_and_the_queue_values(queue: JobQueue) -> None:
+    values_queue = JobQueue(queue.store, clock=queue.clock, values={"greeting": "hi"})
+    seen: list[object] = []
+
+    def handler(payload: bytes) -> None:
+        seen.append(current_job().values["greeting"])
+
+    values_queue.handle("ctx", handler)
+    await values_queue.enqueue("ctx", None)
+    await values_queue.run_until_idle()
+
+    assert seen == ["hi"]
+
+
+def test_capture_result_without_a_capture_does_nothing() -> None:
+    assert capture_result(b"1") is False
+
+
+def test_capture_result_stores_json_bytes_in_the_active_capture() -> None:
+    capture = ResultCapture()
+    with with_result_capture(capture):
+        assert capture_result(b'{"ok": true}')
+    assert capture.text == '{"ok": true}'
+
+
+def test_capture_result_refuses_bytes_that_are_not_json() -> None:
+    with with_result_capture(ResultCapture()), pytest.raises(PayloadError, match="not JSON"):
+        capture_result(b"{oops")
+
+
+async def test_a_raw_handler_can_capture_a_result(queue: JobQueue) -> None:
+    async def handler(payload: bytes) -> None:
+        capture_result(b'"done"')
+
+    queue.handle("raw", handler)
+    job_id = await queue.enqueue("raw", None)
+    await queue.run_until_idle()
+
+    assert await queue.get_result(job_id) == "done"

@@ -1,0 +1,137 @@
+"""Graceful shutdown: stop claiming, wait the grace period, then release what is still held."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import timedelta
+
+from burrow_tasks import FakeClock, JobQueue, JobStatus, PoolState
+
+
+async def _start_blocked(queue: JobQueue, max_retries: int = 3) -> tuple[str, asyncio.Event]:
+    started = asyncio.Event()
+    finish = asyncio.Event()
+
+    async def handler(payload: bytes) -> None:
+        started.set()
+        await finish.wait()
+
+    queue.handle("work", handler, max_retries=max_retries)
+    job_id = await queue.enqueue("work", None)
+    await queue.start()
+    await started.wait()
+    return job_id, finish
+
+
+async def test_shutdown_lets_an_in_flight_job_finish(queue: JobQueue, clock: FakeClock) -> None:
+    job_id, finish = await _start_blocked(queue)
+
+    stopping = asyncio.ensure_future(queue.shutdown())
+    await clock.settle()
+    assert not queue.done.is_set()
+    finish.set()
+    await stopping
+
+    assert (await queue.get_job(job_id)).status is JobStatus.COMPLETED
+    assert queue.done.is_set()
+
+
+async def test_shutdown_releases_a_hung_handler_after_the_grace_period(
+    queue: JobQueue, clock: FakeClock
+) -> None:
+    job_id, _ = await _start_blocked(queue)
+
+    stopping = asyncio.ensure_future(queue.shutdown())
+    await clock.settle()
+    clock.advance(queue.config.shutdown_grace - timedelta(seconds=1))
+    await clock.settle()
+    assert not stopping.done()
+    clock.advance(timedelta(seconds=1))
+    await stopping
+
+    job = await queue.get_job(job_id)
+    assert job.status is JobStatus.PENDING
+    assert job.attempts == 1
+    assert job.lease is None
+    assert queue.in_flight == 0
+
+
+async def test_shutdown_on_the_last_attempt_sends_the_job_dead(
+    queue: JobQueue, clock: FakeClock
+) -> None:
+    job_id, _ = await _start_blocked(queue, max_retries=1)
+
+    stopping = asyncio.ensure_future(queue.shutdown())
+    await clock.settle()
+    clock.advance(queue.config.shutdown_grace)
+    await stopping
+
+    job = await queue.get_job(job_id)
+    assert job.status is JobStatus.DEAD
+    assert job.error_class == "burrow_tasks.ShutdownInterrupted"
+
+
+async def test_shutdown_does_not_wait_for_a_hung_sync_handler_after_the_grace(
+    queue: JobQueue, clock: FakeClock
+) -> None:
+    started = threading.Event()
+    unblock = threading.Event()
+    handler_thread: list[threading.Thread] = []
+
+    def handler(payload: bytes) -> None:
+        handler_thread.append(threading.current_thread())
+        started.set()
+        unblock.wait(10)
+
+    queue.handle("sync-hang", handler)
+    job_id = await queue.enqueue("sync-hang", None)
+    await queue.start()
+    await asyncio.to_thread(started.wait, 10)
+
+    stopping = asyncio.ensure_future(queue.shutdown())
+    await clock.settle()
+    clock.advance(queue.config.shutdown_grace)
+    await stopping
+
+    assert (await queue.get_job(job_id)).status is JobStatus.PENDING
+    assert handler_thread[0].daemon
+    assert handler_thread[0].is_alive()
+    unblock.set()
+
+
+async def test_a_stopped_queue_claims_nothing_more(queue: JobQueue, clock: FakeClock) -> None:
+    ran: list[bytes] = []
+
+    async def handler(payload: bytes) -> None:
+        ran.append(payload)
+
+    queue.handle("work", handler)
+    await queue.start()
+    await queue.shutdown()
+    job_id = await queue.enqueue("work", None)
+    clock.advance(timedelta(minutes=1))
+    await clock.settle()
+
+    assert ran == []
+    assert (await queue.get_job(job_id)).status is JobStatus.PENDING
+    assert queue.status().state is PoolState.STOPPED
+
+
+async def test_shutdown_stops_every_background_task(queue: JobQueue, clock: FakeClock) -> None:
+    queue.handle("work", lambda payload: None)
+    await queue.start()
+    await clock.settle()
+    before = {t for t in asyncio.all_tasks() if t.get_name().startswith("burrow-")}
+    assert before
+
+    await queue.shutdown()
+    await clock.settle()
+
+    assert all(t.done() for t in before)
+    assert clock.sleepers == 0
+
+
+async def test_shutdown_of_a_queue_never_started_sets_done(queue: JobQueue) -> None:
+    await queue.shutdown()
+    assert queue.done.is_set()
