@@ -19,6 +19,7 @@ from burrow_conformance.suite.records import RecordTests
 from burrow_conformance.suite.release import ReleaseTests
 from burrow_conformance.suite.rescue import RescueTests
 from burrow_conformance.suite.transactional import TransactionalEnqueueTests
+from burrow_conformance.suite.stateful import StatefulTests
 from burrow_conformance.suite.workers import WorkerTests
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "RecordTests",
     "ReleaseTests",
     "RescueTests",
+    "StatefulTests",
     "TransactionalEnqueueTests",
     "WorkerTests",
 ]
@@ -57,6 +59,7 @@ class JobStoreTests(
     WorkerTests,
     NotifyTests,
     TransactionalEnqueueTests,
+    StatefulTests,
 ):
     """Every conformance test. Subclass it as ``Test<YourStore>`` and provide ``burrow_store``.
 
