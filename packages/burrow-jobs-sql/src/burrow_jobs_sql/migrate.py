@@ -1,0 +1,127 @@
+"""Creating and upgrading the schema, safely when several processes start at once.
+
+PostgreSQL serialises migrators with a session advisory lock; SQLite with ``BEGIN
+IMMEDIATE`` (the database's write lock). Either way the revision is read after the lock is
+held, so the second starter finds the schema current and does nothing. Migrations run in one
+transaction (both databases have transactional DDL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from burrow_jobs_sql.dsn import mask_dsn
+from burrow_jobs_sql.errors import StoreOpenError
+from burrow_jobs_sql.schema import VERSION_TABLE
+
+__all__ = ["alembic_config", "head_revision", "prepare_schema", "upgrade"]
+
+_ADVISORY_LOCK_KEY = 0x6275_7272_6F77_0001  # "burrow" + 1: burrow_jobs_sql's migrations
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", "burrow_jobs_sql:migrations")
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(connection: Connection) -> str | None:
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
+
+
+def _is_known(revision: str) -> bool:
+    script = ScriptDirectory.from_config(alembic_config())
+    try:
+        return script.get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+@contextmanager
+def _migration_lock(connection: Connection) -> Iterator[None]:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_lock({_ADVISORY_LOCK_KEY})")
+        try:
+            connection.exec_driver_sql("BEGIN")
+            try:
+                yield
+            except BaseException:
+                connection.exec_driver_sql("ROLLBACK")
+                raise
+            connection.exec_driver_sql("COMMIT")
+        finally:
+            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_ADVISORY_LOCK_KEY})")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            connection.exec_driver_sql("ROLLBACK")
+            raise
+        connection.exec_driver_sql("COMMIT")
+
+
+def _newer_error(engine: Engine, revision: str) -> StoreOpenError:
+    return StoreOpenError(
+        f"cannot open {mask_dsn(engine.url)!r}: its burrow schema is at revision "
+        f"{revision!r}, newer than this burrow_jobs_sql knows (head {head_revision()!r}); "
+        "upgrade the burrow-jobs-sql package"
+    )
+
+
+def upgrade(engine: Engine) -> str | None:
+    """Bring the schema to head under the lock; return the revision found before (None for
+    an empty database). Idempotent."""
+    config = alembic_config()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        with _migration_lock(connection):
+            before = current_revision(connection)
+            if before == head_revision():
+                return before
+            if before is not None and not _is_known(before):
+                raise _newer_error(engine, before)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            return before
+
+
+def prepare_schema(engine: Engine, *, auto_migrate: bool) -> None:
+    """At start: reach the database, then upgrade (``auto_migrate``) or check the schema.
+    Every failure is one ``StoreOpenError`` line naming the DSN (password masked)."""
+    shown = mask_dsn(engine.url)
+    try:
+        if auto_migrate:
+            upgrade(engine)
+            return
+        with engine.connect() as connection:
+            found = current_revision(connection)
+    except StoreOpenError:
+        raise
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise StoreOpenError(f"cannot open {shown!r}: {reason}") from None
+    if found == head_revision():
+        return
+    if found is not None and not _is_known(found):
+        raise _newer_error(engine, found)
+    state = "has no burrow schema" if found is None else f"has burrow schema {found!r}"
+    raise StoreOpenError(
+        f"cannot open {shown!r}: the database {state}, not head {head_revision()!r}, and "
+        f"auto-migrate is off; run `python -m burrow_jobs_sql upgrade --dsn {shown}`"
+    )

@@ -1,0 +1,236 @@
+"""Wake-ups for ``store.notifications()``.
+
+``Broadcaster`` fans one store's notifications out to its iterators; it is safe to publish
+from any thread or event loop. ``FileBroadcasts`` links the broadcasters of every SQLite store
+on one file in this process, so an insert through one store wakes the others at once. Across
+processes, ``watch_sqlite_data_version`` polls ``PRAGMA data_version`` (a read of the shared
+WAL index, no table scan) and ``listen_postgres`` keeps a LISTEN connection that reconnects
+when it drops. Notifications are hints: the engine still polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import psycopg
+from burrow_tasks.jobs import Notification, NotificationKind
+
+__all__ = [
+    "AVAILABLE",
+    "Broadcaster",
+    "FileBroadcasts",
+    "Subscription",
+    "listen_postgres",
+    "parse_postgres_payload",
+    "watch_sqlite_data_version",
+]
+
+log = logging.getLogger("burrow_jobs_sql.notify")
+
+AVAILABLE = Notification(NotificationKind.AVAILABLE)
+_MAX_QUEUED = 1024
+
+
+class Subscription(AsyncIterator[Notification]):
+    """One ``notifications()`` iterator. Consecutive ``available`` hints coalesce; cancels
+    are kept (up to a bound) because each names a job."""
+
+    def __init__(
+        self,
+        on_close: Callable[[Subscription], None],
+        on_start: Callable[[], None] | None = None,
+    ) -> None:
+        self._on_start = on_start
+        self._items: deque[Notification] = deque()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._on_close = on_close
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup: asyncio.Event | None = None
+
+    def push(self, item: Notification | None) -> None:
+        """Queue ``item`` (None ends the iterator). Any thread."""
+        with self._lock:
+            if self._closed:
+                return
+            if item is None:
+                self._closed = True
+            elif item.kind is NotificationKind.AVAILABLE and AVAILABLE in self._items:
+                return
+            else:
+                if len(self._items) >= _MAX_QUEUED:
+                    self._items.popleft()
+                self._items.append(item)
+            loop, wakeup = self._loop, self._wakeup
+        if loop is None or wakeup is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            wakeup.set()
+        else:
+            try:
+                loop.call_soon_threadsafe(wakeup.set)
+            except RuntimeError:  # that loop is closed: nobody is waiting any more
+                pass
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Notification:
+        if self._wakeup is None:
+            self._loop = asyncio.get_running_loop()
+            self._wakeup = asyncio.Event()
+            if self._on_start is not None:
+                self._on_start()
+        while True:
+            with self._lock:
+                if self._items:
+                    return self._items.popleft()
+                if self._closed:
+                    raise StopAsyncIteration
+                self._wakeup.clear()
+            await self._wakeup.wait()
+
+    async def aclose(self) -> None:
+        self.push(None)
+        self._on_close(self)
+
+
+class Broadcaster:
+    """The subscriptions of one store."""
+
+    def __init__(self) -> None:
+        self._subscriptions: set[Subscription] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def subscribe(self, on_start: Callable[[], None] | None = None) -> Subscription:
+        """A new iterator; ``on_start`` runs (on its event loop) when it is first awaited."""
+        subscription = Subscription(self._forget, on_start)
+        with self._lock:
+            if self._closed:
+                subscription.push(None)
+            else:
+                self._subscriptions.add(subscription)
+        return subscription
+
+    def _forget(self, subscription: Subscription) -> None:
+        with self._lock:
+            self._subscriptions.discard(subscription)
+
+    @property
+    def has_subscribers(self) -> bool:
+        return bool(self._subscriptions)
+
+    def publish(self, item: Notification) -> None:
+        with self._lock:
+            targets = list(self._subscriptions)
+        for subscription in targets:
+            subscription.push(item)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            targets, self._subscriptions = list(self._subscriptions), set()
+        for subscription in targets:
+            subscription.push(None)
+
+
+class FileBroadcasts:
+    """The broadcasters of every store on each SQLite file in this process."""
+
+    def __init__(self) -> None:
+        self._by_file: dict[str, set[Broadcaster]] = {}
+        self._lock = threading.Lock()
+
+    def join(self, path: str, broadcaster: Broadcaster) -> None:
+        with self._lock:
+            self._by_file.setdefault(path, set()).add(broadcaster)
+
+    def leave(self, path: str, broadcaster: Broadcaster) -> None:
+        with self._lock:
+            members = self._by_file.get(path)
+            if members is not None:
+                members.discard(broadcaster)
+                if not members:
+                    del self._by_file[path]
+
+    def publish(self, path: str, item: Notification) -> None:
+        with self._lock:
+            targets = list(self._by_file.get(path, ()))
+        for broadcaster in targets:
+            broadcaster.publish(item)
+
+
+async def watch_sqlite_data_version(
+    path: str, publish: Callable[[Notification], None], interval: float
+) -> None:
+    """Publish ``available`` whenever another connection (any process) committed to ``path``.
+
+    ``PRAGMA data_version`` changes only when another connection commits, and reading it
+    costs microseconds, so a short interval stays cheap for an idle worker.
+    """
+    connection = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        last: object = None
+        while True:
+            try:
+                row = connection.execute("PRAGMA data_version").fetchone()
+            except sqlite3.OperationalError:  # busy for a moment: look again next time
+                row = None
+            if row is not None:
+                if last is not None and row[0] != last:
+                    publish(AVAILABLE)
+                last = row[0]
+            await asyncio.sleep(interval)
+    finally:
+        connection.close()
+
+
+def parse_postgres_payload(payload: str) -> Notification:
+    kind, _, job_id = payload.partition(":")
+    if kind == NotificationKind.CANCELLED.value and job_id:
+        return Notification(NotificationKind.CANCELLED, job_id)
+    return AVAILABLE
+
+
+async def listen_postgres(
+    conninfo: str,
+    channel: str,
+    publish: Callable[[Notification], None],
+    *,
+    on_connected: Callable[[int], Awaitable[None] | None] | None = None,
+    min_backoff: float = 0.05,
+    max_backoff: float = 5.0,
+) -> None:
+    """LISTEN on ``channel`` and publish what arrives, forever; reconnect when the
+    connection drops. After every (re)connect it publishes ``available``, because work may
+    have arrived while nobody listened."""
+    backoff = min_backoff
+    quoted = '"' + channel.replace('"', '""') + '"'
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                await conn.execute(f"LISTEN {quoted}")
+                backoff = min_backoff
+                if on_connected is not None:
+                    result = on_connected(conn.info.backend_pid)
+                    if result is not None:
+                        await result
+                publish(AVAILABLE)
+                async for notify in conn.notifies():
+                    publish(parse_postgres_payload(notify.payload))
+        except asyncio.CancelledError:
+            raise
+        except (psycopg.Error, OSError) as exc:
+            log.warning("burrow notification listener lost its connection (%s); retrying", exc)
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, max_backoff)

@@ -1,0 +1,222 @@
+"""The store's SQL, built once per dialect as SQLAlchemy Core statements.
+
+Built once and reused, so SQLAlchemy's compiled cache serves every call and no statement is
+reflected or rebuilt on the hot path. Claimable/running predicates are literals (not bound
+parameters) so the planner matches the partial indexes even with generic prepared plans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects import sqlite as sq
+from sqlalchemy.sql.dml import Delete, Insert, Update
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Select
+
+from burrow_tasks.store import LEASE_EXPIRED_ERROR_CLASS, SHUTDOWN_ERROR_CLASS
+
+from burrow_jobs_sql.schema import CLAIMABLE_SQL, UTCDateTime, jobs, workers
+
+__all__ = ["CLAIM_COLUMNS", "Statements", "build_statements"]
+
+CLAIM_COLUMNS = (
+    jobs.c.id,
+    jobs.c.type,
+    jobs.c.payload,
+    jobs.c.priority,
+    jobs.c.attempts,
+    jobs.c.max_retries,
+    jobs.c.lease,
+    jobs.c.run_at,
+    jobs.c.created_at,
+)
+
+_now = sa.bindparam("now", type_=UTCDateTime())
+_id = sa.bindparam("job_id", type_=sa.BigInteger())
+_lease = sa.bindparam("job_lease", type_=sa.Uuid(as_uuid=False))
+_is_running = sa.text("status = 'running'")
+_claimable = sa.text(CLAIMABLE_SQL)
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    insert: Insert
+    insert_many: Insert
+    claim: Update
+    heartbeat: Update
+    complete: Update
+    fail_retry: Update
+    fail_dead: Update
+    release: Update
+    rescue: Update
+    delete_completed: Delete
+    status_for_update: Select[tuple[str]]
+    retry: Update
+    cancel: Update
+    delete: Delete
+    job_get: Select[tuple[object, ...]]
+    worker_upsert: Insert
+    finished_minute: ColumnElement[int]
+    finished_minute_dead: ColumnElement[int]
+
+
+def _minute_of(column: sa.ColumnElement[object], dialect: str) -> ColumnElement[int]:
+    # Integer minutes since the epoch, so both databases group and compare alike.
+    if dialect == "sqlite":
+        return sa.cast(column, sa.BigInteger) / sa.literal_column("60000000")
+    seconds = sa.extract("epoch", column)
+    return sa.cast(sa.func.floor(seconds / sa.literal_column("60")), sa.BigInteger)
+
+
+def build_statements(dialect: str) -> Statements:
+    postgres = dialect == "postgresql"
+    if postgres:
+        type_filter: ColumnElement[bool] = jobs.c.type == sa.any_(
+            sa.bindparam("types", type_=pg.ARRAY(sa.String()))
+        )
+        fresh_lease: ColumnElement[object] = sa.func.gen_random_uuid()
+    else:
+        type_filter = jobs.c.type.in_(sa.bindparam("types", expanding=True))
+        # 128 random bits in the 32-hex-digit form SQLAlchemy's Uuid uses on SQLite.
+        fresh_lease = sa.func.lower(sa.func.hex(sa.func.randomblob(16)))
+
+    claimable_ids = (
+        sa.select(jobs.c.id)
+        .where(_claimable, jobs.c.run_at <= _now, type_filter)
+        .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
+        .limit(sa.bindparam("limit", type_=sa.Integer()))
+    )
+    if postgres:
+        claimable_ids = claimable_ids.with_for_update(skip_locked=True)
+    claim = (
+        sa.update(jobs)
+        .where(jobs.c.id.in_(claimable_ids.scalar_subquery()))
+        .values(
+            status="running",
+            attempts=jobs.c.attempts + 1,
+            last_attempted_at=_now,
+            heartbeat_at=_now,
+            updated_at=_now,
+            lease=fresh_lease,
+        )
+        .returning(*CLAIM_COLUMNS)
+    )
+
+    held = sa.and_(jobs.c.id == _id, _is_running, jobs.c.lease == _lease)
+    has_attempts_left = jobs.c.attempts < jobs.c.max_retries
+
+    def pending_or_dead(message: ColumnElement[str], error_class: str) -> dict[str, object]:
+        # Rules 6: back to pending while attempts remain, else dead with the message.
+        def when_dead(value: ColumnElement[object], keep: ColumnElement[object]) -> object:
+            return sa.case((has_attempts_left, keep), else_=value)
+
+        return {
+            "status": sa.case((has_attempts_left, "pending"), else_="dead"),
+            "run_at": when_dead(jobs.c.run_at, _now),
+            "failed_at": when_dead(_now, jobs.c.failed_at),
+            "last_error": when_dead(message, jobs.c.last_error),
+            "error_class": when_dead(sa.literal(error_class), jobs.c.error_class),
+            "error_traceback": when_dead(sa.null(), jobs.c.error_traceback),
+            "lease": None,
+            "updated_at": _now,
+        }
+
+    release = (
+        sa.update(jobs)
+        .where(held)
+        .values(
+            **pending_or_dead(
+                sa.bindparam("message", type_=sa.Text()), SHUTDOWN_ERROR_CLASS
+            )
+        )
+    )
+    rescue = (
+        sa.update(jobs)
+        .where(_is_running, jobs.c.heartbeat_at < sa.bindparam("stale_before", type_=UTCDateTime()))
+        .values(
+            **pending_or_dead(
+                sa.bindparam("message", type_=sa.Text()), LEASE_EXPIRED_ERROR_CLASS
+            )
+        )
+        .returning(jobs.c.id)
+    )
+
+    error_values = {
+        "last_error": sa.bindparam("last_error", type_=sa.Text()),
+        "error_class": sa.bindparam("error_class", type_=sa.Text()),
+        "error_traceback": sa.bindparam("error_traceback", type_=sa.Text()),
+        "lease": None,
+        "updated_at": _now,
+    }
+
+    insert_dialect = pg.insert if postgres else sq.insert
+    upsert = insert_dialect(workers)
+    worker_upsert = upsert.on_conflict_do_update(
+        index_elements=[workers.c.id],
+        set_={c.name: upsert.excluded[c.name] for c in workers.c if c.name != "id"},
+    )
+
+    by_id = jobs.c.id == _id
+    return Statements(
+        insert=sa.insert(jobs).returning(jobs.c.id),
+        insert_many=sa.insert(jobs).returning(jobs.c.id, sort_by_parameter_order=True),
+        claim=claim,
+        heartbeat=sa.update(jobs).where(held).values(heartbeat_at=_now, updated_at=_now),
+        complete=sa.update(jobs)
+        .where(held)
+        .values(
+            status="completed",
+            completed_at=_now,
+            updated_at=_now,
+            result=sa.bindparam("result", type_=sa.Text()),
+            lease=None,
+        ),
+        fail_retry=sa.update(jobs)
+        .where(held)
+        .values(
+            status="failed",
+            run_at=sa.bindparam("retry_at", type_=UTCDateTime()),
+            **error_values,
+        ),
+        fail_dead=sa.update(jobs).where(held).values(status="dead", failed_at=_now, **error_values),
+        release=release,
+        rescue=rescue,
+        delete_completed=sa.delete(jobs).where(
+            sa.text("status = 'completed'"),
+            jobs.c.completed_at < sa.bindparam("completed_before", type_=UTCDateTime()),
+        ),
+        status_for_update=(
+            sa.select(jobs.c.status).where(by_id).with_for_update()
+            if postgres
+            else sa.select(jobs.c.status).where(by_id)
+        ),
+        retry=sa.update(jobs)
+        .where(by_id)
+        .values(
+            status="pending",
+            attempts=0,
+            run_at=_now,
+            updated_at=_now,
+            cancelled=False,
+            last_error=None,
+            error_class=None,
+            error_traceback=None,
+            result=None,
+            failed_at=None,
+            completed_at=None,
+            last_attempted_at=None,
+            heartbeat_at=None,
+            lease=None,
+        ),
+        cancel=sa.update(jobs)
+        .where(by_id)
+        .values(status="dead", cancelled=True, failed_at=_now, updated_at=_now, lease=None),
+        delete=sa.delete(jobs).where(by_id).returning(jobs.c.status),
+        job_get=sa.select(*jobs.c).where(by_id),
+        worker_upsert=worker_upsert,
+        finished_minute=_minute_of(jobs.c.completed_at, dialect),
+        finished_minute_dead=_minute_of(jobs.c.failed_at, dialect),
+    )

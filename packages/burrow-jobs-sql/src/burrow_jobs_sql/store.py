@@ -1,0 +1,758 @@
+"""``SQLStore``: the burrow store on SQLAlchemy Core, for SQLite and PostgreSQL.
+
+Every single-statement write runs in autocommit (one round trip on PostgreSQL, one atomic
+statement on SQLite); writes that read first open their own transaction (``BEGIN IMMEDIATE``
+on SQLite, ``SELECT ... FOR UPDATE`` on PostgreSQL). The store never reads a clock: every time
+it writes is an argument.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from burrow_tasks.errors import InvalidJobStatus, JobNotFound, PayloadError
+from burrow_tasks.jobs import (
+    ClaimedJob,
+    FinishedMinute,
+    Job,
+    JobError,
+    NewJob,
+    Notification,
+    NotificationKind,
+    WorkerInfo,
+    WorkerRecord,
+    WorkerState,
+)
+from burrow_tasks.store import (
+    CANCEL_ACCEPTS,
+    RETRY_ACCEPTS,
+    SHUTDOWN_MESSAGE,
+    lease_expired_message,
+)
+from burrow_tasks.types import Capability, JobId, JobStatus, Lease
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from burrow_jobs_sql import notify
+from burrow_jobs_sql.dsn import mask_dsn, to_url
+from burrow_jobs_sql.errors import StoreOpenError
+from burrow_jobs_sql.migrate import prepare_schema
+from burrow_jobs_sql.runner import Runner
+from burrow_jobs_sql.schema import CLAIMABLE_SQL, NOTIFY_CHANNEL_PREFIX, jobs, workers
+from burrow_jobs_sql.statements import Statements, build_statements
+
+__all__ = ["SQLStore"]
+
+T = TypeVar("T")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_ID = 2**63 - 1
+_SYNC_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
+_STATEMENTS: dict[str, Statements] = {}
+_FILES = notify.FileBroadcasts()
+
+DEFAULT_BUSY_TIMEOUT = 5.0
+"""Seconds SQLite waits for another connection's write lock before the store retries."""
+
+DEFAULT_DATA_VERSION_INTERVAL = 0.01
+"""Seconds between two ``PRAGMA data_version`` checks while someone awaits notifications."""
+
+
+def _statements(dialect: str) -> Statements:
+    if dialect not in _STATEMENTS:
+        _STATEMENTS[dialect] = build_statements(dialect)
+    return _STATEMENTS[dialect]
+
+
+def _parse_id(job_id: JobId) -> int | None:
+    # Ids are decimal bigints; anything else names no job (never a database error).
+    if isinstance(job_id, str) and job_id.isascii() and job_id.isdigit():
+        value = int(job_id)
+        if value <= _MAX_ID:
+            return value
+    return None
+
+
+def _valid_lease(lease: Lease) -> bool:
+    try:
+        uuid.UUID(lease)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _check_payload(index: int, payload: object) -> None:
+    if not isinstance(payload, str):
+        raise PayloadError(f"payload of job {index} is {type(payload).__name__}, not JSON text")
+    try:
+        json.loads(payload, parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise PayloadError(f"payload of job {index} is not valid JSON text: {exc}") from None
+
+
+def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        finally:
+            cursor.close()
+
+    return on_connect
+
+
+@contextmanager
+def _transaction(connection: Connection) -> Iterator[None]:
+    """An explicit transaction on an autocommit connection. On SQLite ``BEGIN IMMEDIATE``
+    takes the write lock before the first read, so a read-then-write never deadlocks."""
+    begin = "BEGIN IMMEDIATE" if connection.dialect.name == "sqlite" else "BEGIN"
+    connection.exec_driver_sql(begin)
+    try:
+        yield
+    except BaseException:
+        connection.exec_driver_sql("ROLLBACK")
+        raise
+    connection.exec_driver_sql("COMMIT")
+
+
+def _job_from_row(row: Row[Any]) -> Job:
+    m = row._mapping
+    return Job(
+        id=str(m["id"]),
+        type=m["type"],
+        payload=m["payload"],
+        status=JobStatus(m["status"]),
+        priority=m["priority"],
+        attempts=m["attempts"],
+        max_retries=m["max_retries"],
+        run_at=m["run_at"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        last_attempted_at=m["last_attempted_at"],
+        heartbeat_at=m["heartbeat_at"],
+        completed_at=m["completed_at"],
+        failed_at=m["failed_at"],
+        last_error=m["last_error"],
+        error_class=m["error_class"],
+        error_traceback=m["error_traceback"],
+        result=m["result"],
+        cancelled=bool(m["cancelled"]),
+        lease=m["lease"],
+    )
+
+
+class SQLStore:
+    """The burrow store on SQLite or PostgreSQL. Build it with ``from_dsn`` (a database of
+    its own) or ``from_engine`` (the app's engine: jobs live beside the app's data)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        owns_engine: bool,
+        threads: int,
+        data_version_interval: float = DEFAULT_DATA_VERSION_INTERVAL,
+    ) -> None:
+        """Use ``from_dsn``/``from_engine``/``open``: they also prepare the schema."""
+        dialect = engine.dialect.name
+        if dialect not in _SYNC_DRIVERS:
+            raise StoreOpenError(
+                f"cannot open {mask_dsn(engine.url)!r}: burrow_jobs_sql supports SQLite and "
+                f"PostgreSQL, not {dialect!r}"
+            )
+        self._base_engine = engine
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._owns_engine = owns_engine
+        self._postgres = dialect == "postgresql"
+        self._sql = _statements(dialect)
+        self._run = Runner(self._engine, threads)
+        self._broadcaster = notify.Broadcaster()
+        self._source: asyncio.Task[None] | None = None
+        self._closed = False
+        self._data_version_interval = data_version_interval
+        self._file: str | None = None
+        self._channel = ""
+        if not self._postgres:
+            self._file = os.path.realpath(engine.url.database or "")
+            _FILES.join(self._file, self._broadcaster)
+
+    # --- construction ------------------------------------------------------------------------
+
+    @classmethod
+    def from_dsn(
+        cls,
+        dsn: str,
+        *,
+        auto_migrate: bool = True,
+        max_connections: int = 8,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        data_version_interval: float = DEFAULT_DATA_VERSION_INTERVAL,
+    ) -> SQLStore:
+        """Open the database named by ``dsn`` (``sqlite:///relative.db``,
+        ``sqlite:////absolute.db``, ``postgresql://...``, ``postgres://...``), create or
+        upgrade the schema (unless ``auto_migrate=False``: then a missing or old schema is an
+        error) and return the store. Blocks while it connects; ``await SQLStore.open(...)``
+        does the same off the event loop. Raises ``StoreOpenError`` with a one-line message.
+        """
+        url = to_url(dsn)
+        if url.get_backend_name() == "sqlite":
+            engine = sa.create_engine(
+                url, connect_args={"timeout": busy_timeout, "check_same_thread": False}
+            )
+            sa.event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
+            threads = 1
+        else:
+            engine = sa.create_engine(url, pool_size=max_connections, max_overflow=2)
+            threads = max_connections
+        try:
+            return cls._started(
+                engine,
+                owns_engine=True,
+                threads=threads,
+                auto_migrate=auto_migrate,
+                data_version_interval=data_version_interval,
+            )
+        except BaseException:
+            engine.dispose()
+            raise
+
+    @classmethod
+    def from_engine(
+        cls,
+        engine: Engine | AsyncEngine,
+        *,
+        auto_migrate: bool = True,
+        max_connections: int | None = None,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        data_version_interval: float = DEFAULT_DATA_VERSION_INTERVAL,
+    ) -> SQLStore:
+        """Keep jobs in the app's own database.
+
+        A sync ``Engine`` is shared: the store borrows connections from its pool (at most
+        ``max_connections`` at once, default the pool's size; one on SQLite) and never
+        disposes it. An ``AsyncEngine`` shares the database, not the pool: the store opens a
+        small sync engine on the same URL (its sync driver), which ``close()`` disposes. On
+        SQLite the store adds a connect listener that sets WAL, ``synchronous=FULL`` and the
+        busy timeout on the engine's new connections.
+        """
+        owns = isinstance(engine, AsyncEngine)
+        if isinstance(engine, AsyncEngine):
+            url = engine.url.set(drivername=_SYNC_DRIVERS.get(engine.dialect.name, ""))
+            sync_engine = sa.create_engine(url)
+        else:
+            sync_engine = engine
+        sqlite = sync_engine.dialect.name == "sqlite"
+        if sqlite:
+            sa.event.listen(sync_engine, "connect", _sqlite_pragmas(busy_timeout))
+            threads = 1
+        else:
+            pool_size = getattr(sync_engine.pool, "size", lambda: 5)()
+            threads = max_connections or max(1, int(pool_size))
+        return cls._started(
+            sync_engine,
+            owns_engine=owns,
+            threads=threads,
+            auto_migrate=auto_migrate,
+            data_version_interval=data_version_interval,
+        )
+
+    @classmethod
+    async def open(cls, dsn: str, **options: Any) -> SQLStore:
+        """``from_dsn`` without blocking the event loop."""
+        return await asyncio.to_thread(lambda: cls.from_dsn(dsn, **options))
+
+    @classmethod
+    def _started(
+        cls,
+        engine: Engine,
+        *,
+        owns_engine: bool,
+        threads: int,
+        auto_migrate: bool,
+        data_version_interval: float,
+    ) -> SQLStore:
+        prepare_schema(engine, auto_migrate=auto_migrate)
+        store = cls(
+            engine,
+            owns_engine=owns_engine,
+            threads=threads,
+            data_version_interval=data_version_interval,
+        )
+        if store._postgres:
+            store._channel = NOTIFY_CHANNEL_PREFIX + store._jobs_schema()
+        return store
+
+    def _jobs_schema(self) -> str:
+        with self._engine.connect() as connection:
+            schema = connection.exec_driver_sql(
+                "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE c.oid = to_regclass('burrow_jobs')"
+            ).scalar_one()
+        return str(schema)
+
+    # --- properties ---------------------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset(
+            {Capability.CROSS_PROCESS, Capability.NOTIFY, Capability.TRANSACTIONAL_ENQUEUE}
+        )
+
+    @property
+    def engine(self) -> Engine:
+        """The sync engine the store runs on (the app's own one after ``from_engine``)."""
+        return self._base_engine
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return "postgresql" if self._postgres else "sqlite"
+
+    def __repr__(self) -> str:
+        return f"SQLStore({mask_dsn(self._base_engine.url)!r})"
+
+    # --- enqueue -------------------------------------------------------------------------------
+
+    async def jobs_insert(
+        self, jobs: Sequence[NewJob], *, now: datetime, using: Any = None
+    ) -> list[JobId]:
+        if not jobs:
+            return []
+        rows = []
+        for index, job in enumerate(jobs):
+            _check_payload(index, job.payload)
+            rows.append(
+                {
+                    "type": job.type,
+                    "payload": job.payload,
+                    "status": "pending",
+                    "priority": job.priority,
+                    "attempts": 0,
+                    "max_retries": job.max_retries,
+                    "run_at": job.run_at,
+                    "created_at": now,
+                    "updated_at": now,
+                    "cancelled": False,
+                }
+            )
+        if using is not None:
+            ids = await self._insert_using(using, rows)
+        elif len(rows) == 1:
+            row = rows[0]
+            ids = await self._run(lambda c: [c.execute(self._sql.insert, row).scalar_one()])
+        else:
+            ids = await self._run(lambda c: self._insert_many(c, rows))
+        self._announce(notify.AVAILABLE)
+        return [str(i) for i in ids]
+
+    def _insert_many(self, connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
+        with _transaction(connection):
+            return list(connection.execute(self._sql.insert_many, rows).scalars())
+
+    async def _insert_using(self, using: Any, rows: list[dict[str, Any]]) -> list[int]:
+        # The app's own connection: no commit here, so the rows appear when the app commits.
+        statement = self._sql.insert if len(rows) == 1 else self._sql.insert_many
+        params: Any = rows[0] if len(rows) == 1 else rows
+        if isinstance(using, AsyncConnection):
+            result = await using.execute(statement, params)
+        elif isinstance(using, Connection):
+            result = using.execute(statement, params)
+        else:
+            raise TypeError(
+                "using= takes the app's open SQLAlchemy Connection or AsyncConnection, "
+                f"not {type(using).__name__}"
+            )
+        return list(result.scalars())
+
+    # --- the worker's writes -----------------------------------------------------------------------
+
+    async def jobs_claim(
+        self, limit: int, *, types: Collection[str], now: datetime
+    ) -> list[ClaimedJob]:
+        if limit < 1:
+            raise ValueError(f"jobs_claim limit must be >= 1, got {limit}")
+        type_list = list(types)
+        if not type_list:
+            return []
+        params = {"now": now, "limit": limit, "types": type_list}
+        rows = await self._run(lambda c: c.execute(self._sql.claim, params).all())
+        # RETURNING has no order: put the batch back into claim order.
+        rows.sort(key=lambda r: (-r[3], r[7], r[0]))
+        return [
+            ClaimedJob(
+                id=str(r[0]),
+                type=r[1],
+                payload=r[2],
+                priority=r[3],
+                attempts=r[4],
+                max_retries=r[5],
+                lease=r[6],
+                run_at=r[7],
+                created_at=r[8],
+            )
+            for r in rows
+        ]
+
+    async def _guarded(self, statement: Any, job_id: JobId, lease: Lease, **values: Any) -> bool:
+        row_id = _parse_id(job_id)
+        if row_id is None or not _valid_lease(lease):
+            return False
+        params = {"job_id": row_id, "job_lease": lease, **values}
+        count = await self._run(lambda c: c.execute(statement, params).rowcount)
+        return bool(count == 1)
+
+    async def job_heartbeat(self, job_id: JobId, lease: Lease, *, now: datetime) -> bool:
+        return await self._guarded(self._sql.heartbeat, job_id, lease, now=now)
+
+    async def job_complete(
+        self, job_id: JobId, lease: Lease, *, result: str | None, now: datetime
+    ) -> bool:
+        return await self._guarded(self._sql.complete, job_id, lease, now=now, result=result)
+
+    async def job_fail(
+        self,
+        job_id: JobId,
+        lease: Lease,
+        *,
+        error: JobError,
+        retry_at: datetime | None,
+        now: datetime,
+    ) -> bool:
+        errors = {
+            "last_error": error.message,
+            "error_class": error.error_class,
+            "error_traceback": error.traceback,
+        }
+        if retry_at is None:
+            return await self._guarded(self._sql.fail_dead, job_id, lease, now=now, **errors)
+        written = await self._guarded(
+            self._sql.fail_retry, job_id, lease, now=now, retry_at=retry_at, **errors
+        )
+        if written:
+            self._announce(notify.AVAILABLE)
+        return written
+
+    async def job_release(self, job_id: JobId, lease: Lease, *, now: datetime) -> bool:
+        written = await self._guarded(
+            self._sql.release, job_id, lease, now=now, message=SHUTDOWN_MESSAGE
+        )
+        if written:
+            self._announce(notify.AVAILABLE)
+        return written
+
+    # --- maintenance ----------------------------------------------------------------------------
+
+    async def jobs_rescue(self, *, stale_before: datetime, now: datetime) -> list[JobId]:
+        params = {
+            "stale_before": stale_before,
+            "now": now,
+            "message": lease_expired_message(stale_before),
+        }
+        ids = await self._run(lambda c: list(c.execute(self._sql.rescue, params).scalars()))
+        if ids:
+            self._announce(notify.AVAILABLE)
+        return [str(i) for i in sorted(ids)]
+
+    async def jobs_delete_completed(self, *, completed_before: datetime) -> int:
+        params = {"completed_before": completed_before}
+        count = await self._run(lambda c: c.execute(self._sql.delete_completed, params).rowcount)
+        return int(count)
+
+    # --- operator actions -----------------------------------------------------------------------
+
+    def _act(
+        self,
+        connection: Connection,
+        *,
+        action: str,
+        job_id: JobId,
+        allowed: frozenset[JobStatus],
+        statement: Any,
+        params: dict[str, Any],
+    ) -> JobStatus:
+        row_id = _parse_id(job_id)
+        if row_id is None:
+            raise JobNotFound(job_id)
+        with _transaction(connection):
+            found = connection.execute(self._sql.status_for_update, {"job_id": row_id}).scalar()
+            if found is None:
+                raise JobNotFound(job_id)
+            status = JobStatus(found)
+            if status not in allowed:
+                raise InvalidJobStatus(job_id, status, action, allowed)
+            connection.execute(statement, {"job_id": row_id, **params})
+        return status
+
+    async def job_retry(self, job_id: JobId, *, now: datetime) -> None:
+        await self._run(
+            lambda c: self._act(
+                c,
+                action="retry",
+                job_id=job_id,
+                allowed=RETRY_ACCEPTS,
+                statement=self._sql.retry,
+                params={"now": now},
+            )
+        )
+        self._announce(notify.AVAILABLE)
+
+    async def job_cancel(self, job_id: JobId, *, now: datetime) -> None:
+        before = await self._run(
+            lambda c: self._act(
+                c,
+                action="cancel",
+                job_id=job_id,
+                allowed=CANCEL_ACCEPTS,
+                statement=self._sql.cancel,
+                params={"now": now},
+            )
+        )
+        if before is JobStatus.RUNNING:
+            self._announce(Notification(NotificationKind.CANCELLED, job_id))
+
+    async def job_delete(self, job_id: JobId) -> None:
+        row_id = _parse_id(job_id)
+        if row_id is None:
+            raise JobNotFound(job_id)
+        found = await self._run(
+            lambda c: c.execute(self._sql.delete, {"job_id": row_id}).scalar_one_or_none()
+        )
+        if found is None:
+            raise JobNotFound(job_id)
+        if found == JobStatus.RUNNING.value:
+            self._announce(Notification(NotificationKind.CANCELLED, job_id))
+
+    # --- reads --------------------------------------------------------------------------------------
+
+    async def job_get(self, job_id: JobId) -> Job | None:
+        row_id = _parse_id(job_id)
+        if row_id is None:
+            return None
+        row = await self._run(lambda c: c.execute(self._sql.job_get, {"job_id": row_id}).first())
+        return None if row is None else _job_from_row(row)
+
+    async def jobs_list(
+        self,
+        *,
+        status: JobStatus | None = None,
+        type: str | None = None,
+        offset: int = 0,
+        limit: int = 20,
+    ) -> tuple[list[Job], int]:
+        if offset < 0 or limit < 0:
+            raise ValueError(f"jobs_list needs offset >= 0 and limit >= 0, got {offset}, {limit}")
+        filters: list[sa.ColumnElement[bool]] = []
+        if status is not None:
+            filters.append(jobs.c.status == JobStatus(status).value)
+        if type is not None:
+            filters.append(jobs.c.type == type)
+        page = (
+            sa.select(*jobs.c)
+            .where(*filters)
+            .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        total = sa.select(sa.func.count()).select_from(jobs).where(*filters)
+
+        def read(connection: Connection) -> tuple[list[Job], int]:
+            with _transaction(connection) if self._postgres else _nothing():
+                rows = connection.execute(page).all()
+                count = connection.execute(total).scalar_one()
+            return [_job_from_row(r) for r in rows], int(count)
+
+        return await self._run(read)
+
+    async def jobs_count_by_status(self) -> dict[JobStatus, int]:
+        query = sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)
+        rows = await self._run(lambda c: c.execute(query).all())
+        counts = dict.fromkeys(JobStatus, 0)
+        for status, count in rows:
+            counts[JobStatus(status)] = int(count)
+        return counts
+
+    async def jobs_count_ahead(
+        self, job_id: JobId, *, now: datetime, types: Collection[str] | None = None
+    ) -> int:
+        row_id = _parse_id(job_id)
+        if row_id is None:
+            raise JobNotFound(job_id)
+        type_list = None if types is None else list(types)
+
+        def count(connection: Connection) -> int | None:
+            me = connection.execute(
+                sa.select(jobs.c.priority, jobs.c.run_at).where(jobs.c.id == row_id)
+            ).first()
+            if me is None:
+                return None
+            priority, run_at = me
+            ahead = sa.or_(
+                jobs.c.priority > priority,
+                sa.and_(
+                    jobs.c.priority == priority,
+                    sa.or_(
+                        jobs.c.run_at < run_at,
+                        sa.and_(jobs.c.run_at == run_at, jobs.c.id < row_id),
+                    ),
+                ),
+            )
+            query = (
+                sa.select(sa.func.count())
+                .select_from(jobs)
+                .where(sa.text(CLAIMABLE_SQL), jobs.c.run_at <= now, ahead)
+            )
+            if type_list is not None:
+                query = query.where(jobs.c.type.in_(type_list))
+            return int(connection.execute(query).scalar_one())
+
+        found = await self._run(count)
+        if found is None:
+            raise JobNotFound(job_id)
+        return found
+
+    async def jobs_types(self) -> list[str]:
+        query = sa.select(jobs.c.type).distinct().order_by(jobs.c.type)
+        return await self._run(lambda c: list(c.execute(query).scalars()))
+
+    async def jobs_finished_per_minute(
+        self, *, since: datetime, now: datetime
+    ) -> list[FinishedMinute]:
+        completed_minute = self._sql.finished_minute
+        dead_minute = self._sql.finished_minute_dead
+        completed = (
+            sa.select(completed_minute, sa.func.count())
+            .where(
+                sa.text("status = 'completed'"),
+                jobs.c.completed_at >= since,
+                jobs.c.completed_at <= now,
+            )
+            .group_by(completed_minute)
+        )
+        dead = (
+            sa.select(dead_minute, sa.func.count())
+            .where(sa.text("status = 'dead'"), jobs.c.failed_at >= since, jobs.c.failed_at <= now)
+            .group_by(dead_minute)
+        )
+
+        def read(connection: Connection) -> dict[int, list[int]]:
+            minutes: dict[int, list[int]] = {}
+            for column, query in ((0, completed), (1, dead)):
+                for minute, count in connection.execute(query):
+                    minutes.setdefault(int(minute), [0, 0])[column] += int(count)
+            return minutes
+
+        minutes = await self._run(read)
+        return [
+            FinishedMinute(minute=_EPOCH + timedelta(minutes=m), completed=c, dead=d)
+            for m, (c, d) in sorted(minutes.items())
+        ]
+
+    # --- workers ------------------------------------------------------------------------------------
+
+    async def worker_beat(self, info: WorkerInfo, *, now: datetime) -> None:
+        row = {
+            "id": info.id,
+            "hostname": info.hostname,
+            "pid": info.pid,
+            "state": info.state.value,
+            "workers": info.workers,
+            "in_flight": info.in_flight,
+            "poll_interval_us": info.poll_interval // timedelta(microseconds=1),
+            "types": json.dumps(list(info.types)),
+            "started_at": info.started_at,
+            "last_poll_at": info.last_poll_at,
+            "seen_at": now,
+        }
+        await self._run(lambda c: c.execute(self._sql.worker_upsert, row))
+
+    async def workers_list(self, *, seen_since: datetime) -> list[WorkerRecord]:
+        query = sa.select(*workers.c).where(workers.c.seen_at >= seen_since).order_by(workers.c.id)
+        rows = await self._run(lambda c: c.execute(query).all())
+        return [
+            WorkerRecord(
+                info=WorkerInfo(
+                    id=r.id,
+                    hostname=r.hostname,
+                    pid=r.pid,
+                    state=WorkerState(r.state),
+                    workers=r.workers,
+                    in_flight=r.in_flight,
+                    poll_interval=timedelta(microseconds=r.poll_interval_us),
+                    types=tuple(json.loads(r.types)),
+                    started_at=r.started_at,
+                    last_poll_at=r.last_poll_at,
+                ),
+                seen_at=r.seen_at,
+            )
+            for r in rows
+        ]
+
+    # --- notifications and lifecycle -------------------------------------------------------------
+
+    def _announce(self, item: Notification) -> None:
+        # PostgreSQL announces through its triggers (at commit, to every process); SQLite
+        # tells the stores on the same file in this process at once, and other processes
+        # see the commit through PRAGMA data_version.
+        if self._file is not None:
+            _FILES.publish(self._file, item)
+
+    def notifications(self) -> AsyncIterator[Notification]:
+        return self._broadcaster.subscribe(on_start=self._start_source)
+
+    def _start_source(self) -> None:
+        if self._closed or self._source is not None:
+            return
+        publish = self._broadcaster.publish
+        if self._postgres:
+            conninfo = self._base_engine.url.set(drivername="postgresql").render_as_string(
+                hide_password=False
+            )
+            source = notify.listen_postgres(
+                conninfo, self._channel, publish, on_connected=self._listener_connected
+            )
+        else:
+            assert self._file is not None
+            source = notify.watch_sqlite_data_version(
+                self._file, publish, self._data_version_interval
+            )
+        self._source = asyncio.get_running_loop().create_task(source)
+
+    listener_backend_pid: int | None = None
+    """PostgreSQL: the backend pid of the current LISTEN connection (for diagnostics)."""
+
+    def _listener_connected(self, pid: int) -> None:
+        self.listener_backend_pid = pid
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._broadcaster.close()
+        if self._file is not None:
+            _FILES.leave(self._file, self._broadcaster)
+        if self._source is not None:
+            self._source.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._source
+        await self._run.shutdown()
+        if self._owns_engine:
+            self._base_engine.dispose()
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
