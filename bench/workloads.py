@@ -23,8 +23,9 @@ Metrics = dict[str, float]
 
 COARSE_POLL = 0.05
 FINE_POLL = 0.005
-"""Completion is polled coarsely until 90% are done, then finely, so the harness's own
-queries cost little and the end is still timed within a few milliseconds."""
+"""Completion is polled finely in the first second and after 90% are done, coarsely in
+between, so the harness's own queries cost little and the end is still timed within a few
+milliseconds."""
 
 
 class Incomplete(Exception):
@@ -82,6 +83,9 @@ async def process(
         if not system_cls.counts_in_worker:
             await system.prefill(jobs)
         deadline_s = max(90.0, jobs / 80)
+        measure_pg = target.database == "postgresql"
+        # Backends open now are the harness's own; the database's CPU leaves them out.
+        harness_pids = frozenset(pgcpu.sample(target.db_name)) if measure_pg else frozenset()
         for _ in range(processes):
             workers.append(
                 WorkerProcess(
@@ -98,8 +102,7 @@ async def process(
         counted: Callable[[], int] | None = None
         if system_cls.counts_in_worker:
             counted = workers[0].count_done
-        measure_pg = target.database == "postgresql"
-        pg_before = pgcpu.sample(target.db_name, await _own_backends(system)) if measure_pg else {}
+        pg_before = pgcpu.sample(target.db_name, harness_pids) if measure_pg else {}
         cpu_before = [worker.cpu_seconds() for worker in workers]
         rss_at_start = workers[0].rss_bytes()
         started = time.monotonic()
@@ -108,7 +111,8 @@ async def process(
         done = 0
         rss_at_checkpoint = 0
         while done < jobs:
-            await asyncio.sleep(COARSE_POLL if done < 0.9 * jobs else FINE_POLL)
+            fine = done >= 0.9 * jobs or time.monotonic() - started < 1.0
+            await asyncio.sleep(FINE_POLL if fine else COARSE_POLL)
             done = counted() if counted else await system.count_done()
             if rss_checkpoint and not rss_at_checkpoint and done >= rss_checkpoint:
                 rss_at_checkpoint = workers[0].rss_bytes()
@@ -122,9 +126,7 @@ async def process(
         metrics["worker_cpu_pct"] = 100 * worker_cpu / elapsed
         metrics["worker_cpu_us_per_job"] = 1e6 * worker_cpu / jobs
         if measure_pg:
-            pg_used = pgcpu.used(
-                pg_before, pgcpu.sample(target.db_name, await _own_backends(system))
-            )
+            pg_used = pgcpu.used(pg_before, pgcpu.sample(target.db_name, harness_pids))
             metrics["pg_cpu_pct"] = 100 * pg_used / elapsed
             metrics["pg_cpu_us_per_job"] = 1e6 * pg_used / jobs
             # What neither the workers nor the database spent on CPU: waits on round trips,
@@ -143,10 +145,6 @@ async def process(
         for worker in workers:
             worker.kill()
         await system.close()
-
-
-async def _own_backends(system: System) -> frozenset[int]:
-    return frozenset(await system.harness_backend_pids())
 
 
 async def latency(

@@ -74,10 +74,6 @@ class System(abc.ABC):
     async def count_done(self) -> int:
         """How many jobs have their completion committed, counted in the database."""
 
-    async def harness_backend_pids(self) -> list[int]:
-        """PostgreSQL backends of this harness-side client, left out of the database's CPU."""
-        return []
-
     # --- a worker process's side -------------------------------------------------------------
 
     @abc.abstractmethod

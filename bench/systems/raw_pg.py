@@ -106,9 +106,6 @@ class RawPostgres(System):
         )
         return int(row[0]) if row else 0
 
-    async def harness_backend_pids(self) -> list[int]:
-        return [self._connection().info.backend_pid]
-
     async def prepare_worker(self, concurrency: int) -> None:
         self._batch = concurrency
         conn = self._connection()
