@@ -46,8 +46,13 @@ def get_plugin_manager(
 
 
 def plugin_names(manager: pluggy.PluginManager) -> list[str]:
-    """The names of the registered plugins, sorted."""
-    return sorted(name for name, _ in manager.list_name_plugin() if name is not None)
+    """The registered plugins, sorted: entry-point plugins as ``name (distribution)``."""
+    dists = {id(plugin): dist.project_name for plugin, dist in manager.list_plugin_distinfo()}
+    names = []
+    for name, plugin in manager.list_name_plugin():
+        dist = dists.get(id(plugin))
+        names.append(f"{name} ({dist})" if dist else str(name))
+    return sorted(names)
 
 
 def register_jobs(manager: pluggy.PluginManager, queue: object) -> None:
