@@ -13,13 +13,14 @@ import inspect
 import secrets
 from collections.abc import Callable
 from http.cookies import SimpleCookie
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from burrow_admin.forms import parse_form
 from burrow_admin.i18n import N_
 from burrow_admin.types import AccessRule
 
@@ -199,11 +200,8 @@ class CsrfMiddleware:
                 return self.render_error(request, 413, N_("The form is too large.")), receive
         cookie = request.cookies.get(CSRF_COOKIE)
         submitted = request.headers.get(CSRF_HEADER)
-        if submitted is None and request.headers.get("content-type", "").startswith(
-            "application/x-www-form-urlencoded"
-        ):
-            fields = parse_qs(body.decode("latin-1"), keep_blank_values=True)
-            submitted = (fields.get(CSRF_FIELD) or [None])[0]
+        if submitted is None:
+            submitted = parse_form(body, request.headers.get("content-type", "")).get(CSRF_FIELD)
         valid = (
             self.signer.is_valid(cookie)
             and submitted is not None

@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from burrow_admin.actions import Action, allowed_actions, perform
 from burrow_admin.errors import AdminError, Label
+from burrow_admin.forms import read_form
 from burrow_admin.i18n import N_, STATUS_LABELS
 from burrow_admin.state import settings_of
 from burrow_admin.templating import render
@@ -52,7 +53,7 @@ async def job_action(request: Request) -> Response:
         action = Action(request.path_params["action"])
     except ValueError:
         raise AdminError(404, N_("This page does not exist.")) from None
-    form = await request.form()
+    form = await read_form(request)
     job = await settings.queue.store.job_get(job_id)
     if job is None:
         raise AdminError(404, N_("There is no job with the id %(id)s."), id=repr(job_id))
