@@ -1,0 +1,223 @@
+"""Provisioning for burrow_jobs_sql's tests: which database, and a fresh store per call.
+
+Choose the database with ``--burrow-db=sqlite|postgres`` or env ``BURROW_TEST_DB`` (default
+sqlite). SQLite uses files under ``tmp_path`` (WAL). PostgreSQL comes from env
+``BURROW_TEST_POSTGRES_DSN`` (default ``postgresql://postgres@127.0.0.1:5432/test``); the run
+works in schemas of its own, created at the start and dropped at the end. A fresh store is
+the migrated schema with its rows deleted, never a re-migration. PostgreSQL unreachable:
+the tests skip, saying how to enable them, except under ``CI=true``, where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from burrow_tasks.store import JobStore
+from sqlalchemy.engine import Connection
+
+from burrow_jobs_sql import SQLStore
+from burrow_jobs_sql.dsn import to_url
+from burrow_jobs_sql.migrate import upgrade
+from burrow_jobs_sql.schema import jobs, workers
+
+DEFAULT_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+DATABASES = ("sqlite", "postgres")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--burrow-db",
+        choices=DATABASES,
+        default=None,
+        help="database for burrow_jobs_sql's tests (default: env BURROW_TEST_DB, else sqlite)",
+    )
+
+
+def postgres_admin_dsn() -> str:
+    return os.environ.get("BURROW_TEST_POSTGRES_DSN") or DEFAULT_POSTGRES_DSN
+
+
+def with_search_path(dsn: str, schema: str) -> str:
+    separator = "&" if "?" in dsn else "?"
+    return f"{dsn}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture(scope="session")
+def db_kind(request: pytest.FixtureRequest) -> str:
+    chosen = request.config.getoption("burrow_db") or os.environ.get("BURROW_TEST_DB", "sqlite")
+    if chosen not in DATABASES:
+        raise pytest.UsageError(f"BURROW_TEST_DB={chosen!r}: choose one of {DATABASES}")
+    return str(chosen)
+
+
+class PostgresSchemas:
+    """Schemas of this test run in the test database; all dropped at the end."""
+
+    def __init__(self, admin_dsn: str) -> None:
+        self.admin_dsn = admin_dsn
+        self.created: list[str] = []
+
+    def new(self) -> str:
+        """A new, empty schema; returns a DSN whose search_path points at it."""
+        name = f"burrow_test_{secrets.token_hex(6)}"
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{name}"')
+        self.created.append(name)
+        return with_search_path(self.admin_dsn, name)
+
+    def drop_all(self) -> None:
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            for name in self.created:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def postgres_schemas(db_kind: str) -> Iterator[PostgresSchemas]:
+    if db_kind != "postgres":
+        pytest.skip("PostgreSQL tests run with --burrow-db=postgres (or BURROW_TEST_DB=postgres)")
+    admin_dsn = postgres_admin_dsn()
+    try:
+        psycopg.connect(admin_dsn, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        message = (
+            f"PostgreSQL at {admin_dsn!r} is unreachable ({str(exc).strip()}); start it or "
+            "point BURROW_TEST_POSTGRES_DSN at one"
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    schemas = PostgresSchemas(admin_dsn)
+    yield schemas
+    schemas.drop_all()
+
+
+@dataclass
+class Database:
+    """One migrated database (a file or a schema) that tests reuse by deleting its rows."""
+
+    kind: str
+    dsn: str
+
+    def clear(self) -> None:
+        engine = sa.create_engine(to_url(self.dsn))
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.delete(jobs))
+                conn.execute(sa.delete(workers))
+        finally:
+            engine.dispose()
+
+
+def _migrated(dsn: str) -> None:
+    engine = sa.create_engine(to_url(dsn))
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _postgres_database(postgres_schemas: PostgresSchemas) -> Database:
+    dsn = postgres_schemas.new()
+    _migrated(dsn)
+    return Database("postgres", dsn)
+
+
+@pytest.fixture(scope="session")
+def _postgres_shared_database(postgres_schemas: PostgresSchemas) -> Database:
+    dsn = postgres_schemas.new()
+    _migrated(dsn)
+    return Database("postgres", dsn)
+
+
+@pytest.fixture
+def database(db_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Database:
+    """The test's database, migrated and empty."""
+    if db_kind == "postgres":
+        db: Database = request.getfixturevalue("_postgres_database")
+        db.clear()
+        return db
+    dsn = f"sqlite:///{tmp_path / 'jobs.db'}"
+    _migrated(dsn)
+    return Database("sqlite", dsn)
+
+
+@pytest.fixture
+def fresh_dsn(db_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A DSN of a database with no schema at all (for migration tests)."""
+    if db_kind == "postgres":
+        schemas: PostgresSchemas = request.getfixturevalue("postgres_schemas")
+        return schemas.new()
+    return f"sqlite:///{tmp_path / f'fresh-{secrets.token_hex(4)}.db'}"
+
+
+@pytest.fixture
+async def store(database: Database) -> AsyncIterator[SQLStore]:
+    opened = SQLStore.from_dsn(database.dsn)
+    yield opened
+    await opened.close()
+
+
+# --- the conformance suite's fixtures ---------------------------------------------------------
+
+
+@pytest.fixture
+def burrow_store(database: Database):  # type: ignore[no-untyped-def]
+    """A new, empty store per call: the rows of the migrated database are deleted first."""
+
+    async def new_store() -> JobStore:
+        database.clear()
+        return SQLStore.from_dsn(database.dsn, auto_migrate=False)
+
+    return new_store
+
+
+@pytest.fixture
+def burrow_store_dsn(db_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A new, empty database for the suite's threads and child processes (opened through the
+    ``burrow_backend`` hook, entry point ``burrow``)."""
+    if db_kind == "postgres":
+        db: Database = request.getfixturevalue("_postgres_shared_database")
+        db.clear()
+        return db.dsn
+    return f"sqlite:///{tmp_path / 'shared.db'}"
+
+
+@dataclass
+class ConnectionTransaction:
+    """The app's own open transaction, as ``burrow_transaction`` hands it to the suite."""
+
+    connection: Connection
+
+    @property
+    def using(self) -> Connection:
+        return self.connection
+
+    async def commit(self) -> None:
+        self.connection.commit()
+
+    async def rollback(self) -> None:
+        self.connection.rollback()
+
+
+@pytest.fixture
+def burrow_transaction():  # type: ignore[no-untyped-def]
+    """A transaction on the app's (sync) SQLAlchemy connection to the store's database."""
+
+    @asynccontextmanager
+    async def open_transaction(store: JobStore) -> AsyncIterator[ConnectionTransaction]:
+        assert isinstance(store, SQLStore)
+        with store.engine.connect() as connection:
+            connection.begin()
+            yield ConnectionTransaction(connection)
+
+    return open_transaction
