@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from burrow_conformance.suite.batch import BatchTests, InsertTests
 from burrow_conformance.suite.claim import ClaimTests
+from burrow_conformance.suite.concurrency import ConcurrencyTests
 from burrow_conformance.suite.cleanup import CleanupTests
 from burrow_conformance.suite.fail import FailTests
 from burrow_conformance.suite.isolation import IsolationTests
@@ -26,6 +27,7 @@ __all__ = [
     "BatchTests",
     "ClaimTests",
     "CleanupTests",
+    "ConcurrencyTests",
     "FailTests",
     "InsertTests",
     "IsolationTests",
@@ -60,6 +62,7 @@ class JobStoreTests(
     NotifyTests,
     TransactionalEnqueueTests,
     StatefulTests,
+    ConcurrencyTests,
 ):
     """Every conformance test. Subclass it as ``Test<YourStore>`` and provide ``burrow_store``.
 

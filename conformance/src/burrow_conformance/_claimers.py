@@ -1,0 +1,67 @@
+"""The claim loops the concurrency tests run in threads and child processes.
+
+Top-level functions with picklable arguments, so ``multiprocessing`` (spawn) can run them.
+Each runs on its own event loop and reports what it got; the parent checks exclusivity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Protocol
+
+from burrow_tasks.store import JobStore
+from burrow_tasks.types import JobId, Lease
+
+from burrow_conformance._backends import open_store
+from burrow_conformance._harness import ALL_TYPES, T0
+
+__all__ = ["Claim", "Waiter", "claim_until_empty", "claim_until_empty_from_dsn"]
+
+
+class Waiter(Protocol):
+    """A barrier (threading or a multiprocessing manager's): everyone starts together."""
+
+    def wait(self, timeout: float | None = None) -> object: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One job a claimer got, and whether completing it under its lease was accepted."""
+
+    job_id: JobId
+    lease: Lease
+    completed: bool
+
+
+async def _claim_loop(store: JobStore, batch: int) -> list[Claim]:
+    got: list[Claim] = []
+    while True:
+        claimed = await store.jobs_claim(batch, types=ALL_TYPES, now=T0)
+        if not claimed:  # jobs only move forward (pending → running → completed): done
+            return got
+        for job in claimed:
+            ok = await store.job_complete(job.id, job.lease, result=None, now=T0)
+            got.append(Claim(job.id, job.lease, ok))
+
+
+def claim_until_empty(store: JobStore, batch: int, start: Waiter) -> list[Claim]:
+    """On a new event loop: wait for ``start``, then claim and complete until none are left."""
+    start.wait(60)
+    with asyncio.Runner() as runner:
+        return runner.run(_claim_loop(store, batch))
+
+
+def claim_until_empty_from_dsn(dsn: str, batch: int, start: Waiter) -> list[Claim]:
+    """As ``claim_until_empty``, on a store this thread or process opens from ``dsn``."""
+
+    async def run() -> list[Claim]:
+        store = open_store(dsn)
+        try:
+            await asyncio.to_thread(start.wait, 60)
+            return await _claim_loop(store, batch)
+        finally:
+            await store.close()
+
+    with asyncio.Runner() as runner:
+        return runner.run(run())
