@@ -135,3 +135,32 @@ async def test_shutdown_stops_every_background_task(queue: JobQueue, clock: Fake
 async def test_shutdown_of_a_queue_never_started_sets_done(queue: JobQueue) -> None:
     await queue.shutdown()
     assert queue.done.is_set()
+
+
+async def test_shutdown_does_not_wait_for_a_sync_handler_that_ignores_a_lost_lease(
+    queue: JobQueue, clock: FakeClock
+) -> None:
+    started = threading.Event()
+    unblock = threading.Event()
+
+    def handler(payload: bytes) -> None:
+        started.set()
+        unblock.wait(10)  # ignores cancel_requested
+
+    queue.handle("stubborn", handler)
+    job_id = await queue.enqueue("stubborn", None)
+    await queue.start()
+    await asyncio.to_thread(started.wait, 10)
+    await queue.store.job_delete(job_id)
+    await clock.settle()
+    clock.advance(queue.config.heartbeat_interval)  # the refused heartbeat tells it to stop
+    await clock.settle()
+
+    stopping = asyncio.ensure_future(queue.shutdown())
+    await clock.settle()
+    clock.advance(queue.config.shutdown_grace)
+    await stopping
+
+    assert queue.done.is_set()
+    assert queue.in_flight == 0
+    unblock.set()

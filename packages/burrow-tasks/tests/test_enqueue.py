@@ -193,3 +193,14 @@ async def test_get_job_of_an_unknown_id_raises_job_not_found(queue: JobQueue) ->
 
     with pytest.raises(JobNotFound):
         await queue.get_job("404")
+
+
+async def test_using_is_passed_to_the_store(queue: JobQueue) -> None:
+    from burrow_tasks import NotSupported
+
+    queue.handle("send", _noop)
+
+    # The memory store has no transactional enqueue: it refuses a connection it cannot use.
+    with pytest.raises(NotSupported):
+        await queue.enqueue("send", None, using=object())
+    assert await _count(queue) == 0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TypedDict
 
 import pydantic
 import pytest
+
+# pydantic needs typing_extensions' TypedDict on Python < 3.12.
+from typing_extensions import TypedDict
 
 from burrow_tasks import (
     JobQueue,

@@ -62,7 +62,7 @@ class TypedCodec(PayloadCodec[T]):
         self.type = type_
         try:
             self._adapter: pydantic.TypeAdapter[T] = pydantic.TypeAdapter(type_)
-        except pydantic.PydanticSchemaGenerationError as exc:
+        except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError) as exc:
             raise TypeError(
                 f"cannot build a payload codec for {type_!r}: use a dataclass, TypedDict, "
                 f"pydantic model or plain JSON type ({exc})"

@@ -401,13 +401,19 @@ class WorkerPool:
         return bool(found)
 
     def _stop(self, running: _RunningJob, reason: StopReason) -> None:
-        if running.stop_reason is not None or running.handler_done:
+        if running.handler_done or running.task is None:
             return
-        running.stop_reason = reason
-        running.context.request_cancel()
-        # A sync handler cannot be interrupted: it sees cancel_requested and its outcome is
-        # refused by the lease. At shutdown we stop waiting for it (the thread runs on).
-        if running.task is not None and (running.is_async or reason is StopReason.SHUTDOWN):
+        first = running.stop_reason is None
+        if first:
+            running.stop_reason = reason
+            running.context.request_cancel()
+        if running.is_async:
+            if first:
+                running.task.cancel()
+        elif reason is StopReason.SHUTDOWN:
+            # A sync handler cannot be interrupted: it sees cancel_requested and its outcome
+            # is refused by the lease. At shutdown we stop waiting for it (the thread runs on),
+            # also when it was told to stop earlier and has not.
             running.task.cancel()
 
     # --- heartbeats, notifications, maintenance ----------------------------------------------
