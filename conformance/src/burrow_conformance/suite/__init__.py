@@ -10,6 +10,7 @@ from burrow_conformance.suite.batch import BatchTests, InsertTests
 from burrow_conformance.suite.claim import ClaimTests
 from burrow_conformance.suite.concurrency import ConcurrencyTests
 from burrow_conformance.suite.cleanup import CleanupTests
+from burrow_conformance.suite.engine import EngineTests
 from burrow_conformance.suite.fail import FailTests
 from burrow_conformance.suite.isolation import IsolationTests
 from burrow_conformance.suite.lease import LeaseTests
@@ -28,6 +29,7 @@ __all__ = [
     "ClaimTests",
     "CleanupTests",
     "ConcurrencyTests",
+    "EngineTests",
     "FailTests",
     "InsertTests",
     "IsolationTests",
@@ -63,6 +65,7 @@ class JobStoreTests(
     TransactionalEnqueueTests,
     StatefulTests,
     ConcurrencyTests,
+    EngineTests,
 ):
     """Every conformance test. Subclass it as ``Test<YourStore>`` and provide ``burrow_store``.
 

@@ -198,9 +198,12 @@ class ConcurrencyTests:
         def rescue(_: int) -> list[JobId]:
             async def run(own: JobStore) -> list[JobId]:
                 rescued: list[JobId] = []
+                last_front = -1
                 while (front := sum(progress)) < len(held):
-                    cutoff = s.now + step * (front + RESCUE_LOOKAHEAD)
-                    rescued += await own.jobs_rescue(stale_before=cutoff, now=later)
+                    if front != last_front:  # aim again only once the completers moved on
+                        cutoff = s.now + step * (front + RESCUE_LOOKAHEAD)
+                        rescued += await own.jobs_rescue(stale_before=cutoff, now=later)
+                        last_front = front
                     _yield_thread()
                 rescued += await own.jobs_rescue(stale_before=later, now=later)
                 return rescued
