@@ -54,7 +54,7 @@ QUICK = Sizes(
     latency_rate=40.0,
     idle_window=0.3,
     scale_processes=(1, 2),
-    footprint_jobs=5_000,
-    footprint_checkpoint=1_000,
+    footprint_jobs=2_000,
+    footprint_checkpoint=500,
     repeats=1,
 )
