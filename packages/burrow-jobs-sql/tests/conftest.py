@@ -221,3 +221,15 @@ def burrow_transaction():  # type: ignore[no-untyped-def]
             yield ConnectionTransaction(connection)
 
     return open_transaction
+
+
+@pytest.fixture
+def database_dsn(database: Database) -> str:
+    """The DSN of the test's migrated, empty database."""
+    return database.dsn
+
+
+@pytest.fixture
+def postgres_admin() -> str:
+    """A DSN to the PostgreSQL test database outside the run's schemas."""
+    return postgres_admin_dsn()

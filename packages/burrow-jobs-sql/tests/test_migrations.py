@@ -1,0 +1,82 @@
+"""The shipped Alembic migrations: empty database, idempotence, concurrent starts, and the
+schema they build matching ``metadata``."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Engine
+
+from burrow_jobs_sql import VERSION_TABLE, head_revision, metadata, upgrade
+from burrow_jobs_sql.__main__ import main
+from burrow_jobs_sql.dsn import to_url
+
+
+@pytest.fixture
+def engine(fresh_dsn: str) -> Iterator[Engine]:
+    created = sa.create_engine(to_url(fresh_dsn))
+    yield created
+    created.dispose()
+
+
+def _tables(engine: Engine) -> set[str]:
+    return set(sa.inspect(engine).get_table_names())
+
+
+def test_upgrade_creates_the_tables_and_its_own_version_table(engine: Engine) -> None:
+    assert upgrade(engine) is None
+    assert {"burrow_jobs", "burrow_workers", VERSION_TABLE} <= _tables(engine)
+    assert "alembic_version" not in _tables(engine)
+
+
+def test_upgrade_twice_changes_nothing(engine: Engine) -> None:
+    upgrade(engine)
+    assert upgrade(engine) == head_revision()
+
+
+def test_concurrent_upgrades_all_succeed_once(fresh_dsn: str) -> None:
+    starters = 4
+    barrier = threading.Barrier(starters)
+
+    def start() -> str | None:
+        own = sa.create_engine(to_url(fresh_dsn))
+        try:
+            barrier.wait()
+            return upgrade(own)
+        finally:
+            own.dispose()
+
+    with ThreadPoolExecutor(starters) as pool:
+        found = list(pool.map(lambda _: start(), range(starters)))
+    # Exactly one starter met the empty database; the others found it migrated.
+    assert sorted(found, key=lambda revision: revision or "") == [None] + [head_revision()] * (starters - 1)
+
+
+def test_migrated_schema_matches_metadata(engine: Engine) -> None:
+    upgrade(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"version_table": VERSION_TABLE, "compare_type": True}
+        )
+        assert compare_metadata(context, metadata) == []
+
+
+def test_command_line_upgrade_reports_the_revision(
+    fresh_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["upgrade", "--dsn", fresh_dsn]) == 0
+    assert f"burrow schema at {head_revision()}" in capsys.readouterr().out
+    assert main(["check", "--dsn", fresh_dsn]) == 0
+
+
+def test_command_line_check_fails_on_an_empty_database(
+    fresh_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "--dsn", fresh_dsn]) == 1
+    assert "has no burrow schema" in capsys.readouterr().err
