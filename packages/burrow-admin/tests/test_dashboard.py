@@ -8,10 +8,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from burrow_admin.charts import MINUTES, build_chart, chart_window, nice_ceiling
+from burrow_admin.testing import Seeder
 from burrow_tasks.jobs import FinishedMinute, WorkerState
 
-from .conftest import MOUNT, Seeder
-
+MOUNT = "/admin/jobs"
 DASHBOARD = f"{MOUNT}/dashboard"
 
 
@@ -106,6 +106,8 @@ def test_bars_stack_dead_on_completed_and_the_tallest_fills_the_plot() -> None:
     assert [tick.value for tick in chart.ticks] == [0, 2, 5]
 
 
-@pytest.mark.parametrize(("value", "ceiling"), [(0, 1), (1, 1), (3, 5), (5, 5), (6, 10), (11, 20), (51, 100)])
+@pytest.mark.parametrize(
+    ("value", "ceiling"), [(0, 1), (1, 1), (3, 5), (5, 5), (6, 10), (11, 20), (51, 100)]
+)
 def test_nice_ceiling(value: int, ceiling: int) -> None:
     assert nice_ceiling(value) == ceiling

@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 from starlette.testclient import TestClient
 
+from burrow_admin.testing import Seeder
 from burrow_tasks.jobs import JobError, WorkerState
 
-from .conftest import MOUNT, Seeder
+MOUNT = "/admin/jobs"
 
 
 def test_detail_renders_the_job(client: TestClient, seed: Seeder) -> None:

@@ -10,9 +10,8 @@ from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
 from burrow_admin import AdminQueue, create_admin
+from burrow_admin.testing import Seeder
 from burrow_tasks import JobQueue
-
-from .conftest import SECRET, Seeder
 
 HOST_BASE = """\
 {% extends "site/layout.html" %}
@@ -25,6 +24,8 @@ HOST_LAYOUT = """\
 {% block head %}<link rel="stylesheet" href="/site.css">{% endblock %}</head>
 <body><nav class="site-nav">My Shop</nav>{% block main %}{% endblock %}</body></html>
 """
+
+SECRET = "test-secret-key-0123456789abcdef"
 
 
 def test_a_host_loader_wraps_the_pages_in_the_host_layout(queue: JobQueue) -> None:

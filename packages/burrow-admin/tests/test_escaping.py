@@ -6,12 +6,13 @@ import json
 
 from starlette.testclient import TestClient
 
+from burrow_admin.testing import Seeder
 from burrow_tasks.jobs import JobError
-
-from .conftest import MOUNT, Seeder
 
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+MOUNT = "/admin/jobs"
 
 
 def test_a_script_in_the_payload_is_escaped(client: TestClient, seed: Seeder) -> None:

@@ -13,9 +13,9 @@ from babel.messages.pofile import read_po
 from starlette.testclient import TestClient
 
 from burrow_admin.i18n import LOCALES, parse_accept_language
+from burrow_admin.testing import Seeder
 
-from .conftest import MOUNT, Seeder
-
+MOUNT = "/admin/jobs"
 LIST = MOUNT + "/"
 PACKAGE = Path(__file__).parents[1]
 SOURCE = PACKAGE / "src" / "burrow_admin"

@@ -7,10 +7,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from starlette.testclient import TestClient
 
+from burrow_admin.testing import Seeder
 from burrow_tasks.types import JobStatus
 
-from .conftest import MOUNT, Seeder
-
+MOUNT = "/admin/jobs"
 LIST = MOUNT + "/"
 
 
@@ -83,7 +83,9 @@ def test_twenty_jobs_per_page_by_default(client: TestClient, seed: Seeder) -> No
     assert first["pages"] == 2
 
 
-@pytest.mark.parametrize(("raw", "limit"), [("0", 1), ("-5", 1), ("7", 7), ("100", 100), ("1000", 100)])
+@pytest.mark.parametrize(
+    ("raw", "limit"), [("0", 1), ("-5", 1), ("7", 7), ("100", 100), ("1000", 100)]
+)
 def test_limit_is_clamped_to_1_through_100(client: TestClient, raw: str, limit: int) -> None:
     response = client.get(LIST + f"?limit={raw}")
 
@@ -162,7 +164,15 @@ def test_unknown_status_is_a_400_naming_the_value(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["page=0", "page=-1", "page=abc", "page=1.5", "page=99999999999999", "limit=x", "limit=%E2%91%A0"],
+    [
+        "page=0",
+        "page=-1",
+        "page=abc",
+        "page=1.5",
+        "page=99999999999999",
+        "limit=x",
+        "limit=%E2%91%A0",
+    ],
 )
 def test_malformed_or_out_of_range_numbers_are_a_400(client: TestClient, query: str) -> None:
     response = client.get(LIST + "?" + query)
@@ -187,4 +197,5 @@ def test_inline_actions_follow_the_status(client: TestClient, seed: Seeder) -> N
     assert 'data-action="cancel"' not in dead_row
     assert 'data-action="retry"' not in pending_row
     assert 'data-action="cancel"' in pending_row
-    assert 'data-action="delete"' in pending_row and 'data-action="delete"' in dead_row
+    assert 'data-action="delete"' in pending_row
+    assert 'data-action="delete"' in dead_row

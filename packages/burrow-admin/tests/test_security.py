@@ -21,11 +21,12 @@ from starlette.testclient import TestClient
 
 from burrow_admin import create_admin
 from burrow_admin.security import CsrfSigner
+from burrow_admin.testing import Seeder
 from burrow_tasks import JobQueue
 from burrow_tasks.types import JobStatus
 
-from .conftest import MOUNT, SECRET, Seeder, mounted
-
+MOUNT = "/admin/jobs"
+SECRET = "test-secret-key-0123456789abcdef"
 LIST = MOUNT + "/"
 
 
@@ -50,7 +51,9 @@ def test_create_admin_refuses_an_access_rule_that_is_not_callable(queue: JobQueu
 
 
 def _client(queue: JobQueue, access: Callable[[Request], bool | Awaitable[bool]]) -> TestClient:
-    return TestClient(mounted(create_admin(queue, secret_key=SECRET, access=access)))
+    return TestClient(
+        Starlette(routes=[Mount(MOUNT, app=create_admin(queue, secret_key=SECRET, access=access))])
+    )
 
 
 def test_a_sync_rule_that_allows_lets_the_request_in(queue: JobQueue) -> None:
@@ -146,7 +149,7 @@ def test_a_post_without_a_csrf_token_is_a_403(client: TestClient, seed: Seeder) 
     response = client.post(f"{MOUNT}/{job_id}/retry", data={}, follow_redirects=False)
 
     assert response.status_code == 403
-    assert seed.get(job_id).status is JobStatus.DEAD
+    assert seed.job(job_id).status is JobStatus.DEAD
 
 
 def test_a_cross_site_post_is_a_403_even_with_a_token(client: TestClient, seed: Seeder) -> None:

@@ -10,10 +10,22 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Mount, Route
+
+from burrow_admin.app import create_admin
+from burrow_admin.types import AdminQueue
 from burrow_tasks.jobs import JobError, NewJob, WorkerInfo, WorkerState
 from burrow_tasks.store import JobStore
 from burrow_tasks.types import JobId
@@ -177,3 +189,40 @@ async def seed_demo(store: JobStore, now: datetime) -> DemoJobs:
         running=running_id,
         completed=completed,
     )
+
+
+def build_demo_app(queue: AdminQueue) -> Starlette:
+    """A host app with the admin mounted at ``/admin/jobs``, open to anyone: a local demo."""
+
+    async def home(request: Request) -> HTMLResponse:
+        target = request.url_for("jobs_admin:job_list").path
+        return HTMLResponse(f'<!doctype html><title>Demo</title><a href="{target}">Jobs admin</a>')
+
+    admin = create_admin(queue, allow_anonymous=True, secret_key=secrets.token_urlsafe(32))
+    return Starlette(routes=[Route("/", home), Mount("/admin/jobs", app=admin, name="jobs_admin")])
+
+
+@contextmanager
+def serve_in_thread(app: Starlette, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free port in a background thread; yield its base URL.
+
+    Needs ``uvicorn`` (a test and demo dependency, not a runtime one).
+    """
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="burrow-admin-demo", daemon=True)
+    thread.start()
+    try:
+        # Bounded wait for the socket; no timing is asserted, a slow start only waits longer.
+        for _ in range(1000):
+            if server.started or not thread.is_alive():
+                break
+            time.sleep(0.01)
+        if not server.started:
+            raise RuntimeError("the demo server did not start")
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

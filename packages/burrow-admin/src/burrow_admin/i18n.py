@@ -113,7 +113,7 @@ class Localizer:
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         return self.translations.ngettext(singular, plural, n)
 
-    def datetime(self, value: datetime) -> str:
+    def timestamp(self, value: datetime) -> str:
         """A full UTC timestamp in the locale's order, seconds included."""
         return format_datetime(value.astimezone(UTC), "medium", tzinfo=UTC, locale=self.locale)
 
