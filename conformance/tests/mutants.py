@@ -1,0 +1,158 @@
+"""Mutants of the example store: each changes one method so that it breaks one rule.
+
+``test_mutants.py`` runs a named suite test against each and expects it to fail: a suite
+that passes a mutant does not check the rule it claims to. The mutants reuse the example's
+private helpers (``_job``, ``_us``, ...) so each differs from it in exactly one decision.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+import burrow_tasks as bt
+from burrow_example_store import (  # type: ignore[attr-defined]
+    _CLAIMABLE,
+    _CLAIMED_FIELDS,
+    _job,
+    _us,
+    SqliteExampleStore,
+)
+from burrow_tasks import store as rules
+
+
+async def _claim(
+    store: SqliteExampleStore,
+    limit: int,
+    types: Collection[str],
+    now: datetime,
+    *,
+    claimable: str = _CLAIMABLE,
+    due: str = "run_at <= :now",
+    order: str = "priority DESC, run_at, id",
+    lease: str = ":lease",
+) -> list[bt.ClaimedJob]:
+    """The example's claim with one of its decisions swapped out."""
+    select = f"""SELECT id FROM jobs WHERE {claimable} AND {due} AND type IN
+        (SELECT value FROM json_each(:types)) ORDER BY {order} LIMIT :limit"""
+    claim = f"""UPDATE jobs SET status = 'running', attempts = attempts + 1, lease = {lease},
+        last_attempted_at = :now, heartbeat_at = :now, updated_at = :now
+        WHERE id = :id RETURNING *"""
+    params = {"now": _us(now), "types": json.dumps(list(types)), "limit": limit}
+    with store._transaction() as db:
+        ids = db.execute(select, params).fetchall()
+        rows = [db.execute(claim, {**params, "id": i, "lease": uuid.uuid4().hex}) for (i,) in ids]
+        claimed = [_job(row.fetchone()) for row in rows]
+    return [bt.ClaimedJob(**{n: getattr(job, n) for n in _CLAIMED_FIELDS}) for job in claimed]
+
+
+class ClaimIgnoresPriority(SqliteExampleStore):
+    async def jobs_claim(
+        self, limit: int, *, types: Collection[str], now: datetime
+    ) -> list[bt.ClaimedJob]:
+        return await _claim(self, limit, types, now, order="run_at, id")
+
+
+class ClaimIgnoresRunAt(SqliteExampleStore):
+    async def jobs_claim(
+        self, limit: int, *, types: Collection[str], now: datetime
+    ) -> list[bt.ClaimedJob]:
+        return await _claim(self, limit, types, now, due=":now IS NOT NULL")
+
+
+class ClaimReturnsRunningJob(SqliteExampleStore):
+    async def jobs_claim(
+        self, limit: int, *, types: Collection[str], now: datetime
+    ) -> list[bt.ClaimedJob]:
+        claimable = "status IN ('pending', 'failed', 'running')"
+        return await _claim(self, limit, types, now, claimable=claimable)
+
+
+class AttemptNumberAsLease(SqliteExampleStore):
+    async def jobs_claim(
+        self, limit: int, *, types: Collection[str], now: datetime
+    ) -> list[bt.ClaimedJob]:
+        return await _claim(self, limit, types, now, lease="CAST(attempts + 1 AS TEXT)")
+
+
+class CompleteIgnoresLease(SqliteExampleStore):
+    async def job_complete(
+        self, job_id: bt.JobId, lease: bt.Lease, *, result: str | None, now: datetime
+    ) -> bool:
+        update = """UPDATE jobs SET status = 'completed', result = :result, lease = NULL,
+            completed_at = :now, updated_at = :now WHERE id = :id AND status = 'running'
+            RETURNING id"""
+        return bool(self._run(update, {"id": int(job_id), "result": result, "now": _us(now)}))
+
+
+class FailIgnoresRetryAt(SqliteExampleStore):
+    async def job_fail(
+        self,
+        job_id: bt.JobId,
+        lease: bt.Lease,
+        *,
+        error: bt.JobError,
+        retry_at: datetime | None,
+        now: datetime,
+    ) -> bool:
+        retry_now = None if retry_at is None else now
+        return await super().job_fail(job_id, lease, error=error, retry_at=retry_now, now=now)
+
+
+class RescueIgnoresHeartbeat(SqliteExampleStore):
+    async def jobs_rescue(self, *, stale_before: datetime, now: datetime) -> list[bt.JobId]:
+        params = {"stale_before": _us(stale_before), "now": _us(now)}
+        expired = (rules.lease_expired_message(stale_before), rules.LEASE_EXPIRED_ERROR_CLASS)
+        return [str(i) for i in self._send_back("status = 'running'", params, *expired)]
+
+
+class RescueLastAttemptToPending(SqliteExampleStore):
+    async def jobs_rescue(self, *, stale_before: datetime, now: datetime) -> list[bt.JobId]:
+        update = """UPDATE jobs SET status = 'pending', run_at = :now, lease = NULL,
+            updated_at = :now WHERE status = 'running' AND heartbeat_at < :stale_before
+            RETURNING id"""
+        rows = self._run(update, {"stale_before": _us(stale_before), "now": _us(now)})
+        return sorted(str(i) for (i,) in rows)
+
+
+class BatchKeepsRowsBeforeFailure(SqliteExampleStore):
+    async def jobs_insert(
+        self, jobs: Sequence[bt.NewJob], *, now: datetime, using: Any = None
+    ) -> list[bt.JobId]:
+        ids: list[bt.JobId] = []
+        for job in jobs:  # one transaction per row: a bad row leaves the earlier ones
+            ids += await super().jobs_insert([job], now=now, using=using)
+        return ids
+
+
+class CleanupDeletesDead(SqliteExampleStore):
+    async def jobs_delete_completed(self, *, completed_before: datetime) -> int:
+        delete = """DELETE FROM jobs WHERE status IN ('completed', 'dead')
+            AND coalesce(completed_at, failed_at) < ? RETURNING id"""
+        return len(self._run(delete, (_us(completed_before),)))
+
+
+class CancelAcceptsCompleted(SqliteExampleStore):
+    async def job_cancel(self, job_id: bt.JobId, *, now: datetime) -> None:
+        sets = "status = 'dead', cancelled = 1, failed_at = :now, updated_at = :now, lease = NULL"
+        accepts = rules.CANCEL_ACCEPTS | {bt.JobStatus.COMPLETED}
+        self._operator_action(job_id, "cancel", accepts, sets, _us(now))
+
+
+MUTANTS: dict[str, str] = {
+    ClaimIgnoresPriority.__name__: "test_claim_prefers_higher_priority",
+    ClaimIgnoresRunAt.__name__: "test_claim_skips_jobs_scheduled_in_the_future",
+    ClaimReturnsRunningJob.__name__: "test_claim_never_returns_a_running_job",
+    CompleteIgnoresLease.__name__: "test_complete_with_a_wrong_lease_is_refused",
+    AttemptNumberAsLease.__name__: "test_late_complete_after_cancel_retry_reclaim_is_refused",
+    FailIgnoresRetryAt.__name__: "test_fail_with_retry_at_schedules_the_retry",
+    RescueIgnoresHeartbeat.__name__: "test_rescue_leaves_a_job_heartbeated_after_the_cutoff",
+    RescueLastAttemptToPending.__name__: "test_rescue_sends_last_attempt_to_dead",
+    BatchKeepsRowsBeforeFailure.__name__: "test_batch_is_all_or_nothing",
+    CleanupDeletesDead.__name__: "test_cleanup_keeps_dead_jobs",
+    CancelAcceptsCompleted.__name__: "test_cancel_refuses_completed_and_dead_jobs",
+}
+"""Each mutant, by class name, and the suite test that must fail on it."""
