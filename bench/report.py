@@ -92,41 +92,60 @@ def ratio_table(results: Results) -> str:
     return "\n".join(lines)
 
 
-def scale_table(results: Results) -> str:
-    head = [
-        "system",
-        "worker processes",
-        "jobs/s",
-        "vs 1 process",
-        "worker CPU % (of one core)",
-        "PostgreSQL CPU %",
-        "worker CPU µs/job",
-        "PostgreSQL CPU µs/job",
-        "worker off-CPU %",
+def _num(metrics: dict[str, float], key: str, fmt: str) -> str:
+    return format(metrics[key], fmt) if key in metrics else "-"
+
+
+COST_HEAD = [
+    "worker CPU % (of one core)",
+    "PostgreSQL CPU %",
+    "worker CPU µs/job",
+    "PostgreSQL CPU µs/job",
+    "worker off-CPU %",
+    "transactions/job",
+]
+
+
+def _cost_cells(m: dict[str, float]) -> list[str]:
+    return [
+        _num(m, "worker_cpu_pct", ".0f"),
+        _num(m, "pg_cpu_pct", ".0f"),
+        _num(m, "worker_cpu_us_per_job", ".0f"),
+        _num(m, "pg_cpu_us_per_job", ".0f"),
+        _num(m, "idle_pct_of_workers", ".0f"),
+        _num(m, "transactions_per_job", ".2f"),
     ]
+
+
+def cost_table(results: Results) -> str:
+    """W3's cost per job: where each system's time goes."""
+    head = ["system", "W3 jobs/s", *COST_HEAD]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for record in results.records:
+        if record.workload != "W3" or record.status != "ok":
+            continue
+        m = record.metrics
+        cells = [record.system, f"{m['jobs_per_s']:,.0f}", *_cost_cells(m)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def scale_table(results: Results) -> str:
+    head = ["system", "worker processes", "jobs/s", "vs 1 process", *COST_HEAD]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for record in results.records:
         if not record.workload.startswith("W5-") or record.status != "ok":
             continue
         m = record.metrics
         one = results.value(record.system, "W5-1", "jobs_per_s")
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    record.system,
-                    record.workload.split("-")[1],
-                    f"{m['jobs_per_s']:,.0f}",
-                    _ratio(m["jobs_per_s"], one),
-                    f"{m['worker_cpu_pct']:.0f}",
-                    f"{m.get('pg_cpu_pct', 0):.0f}",
-                    f"{m['worker_cpu_us_per_job']:.0f}",
-                    f"{m.get('pg_cpu_us_per_job', 0):.0f}",
-                    f"{m.get('idle_pct_of_workers', 0):.0f}",
-                ]
-            )
-            + " |"
-        )
+        cells = [
+            record.system,
+            record.workload.split("-")[1],
+            f"{m['jobs_per_s']:,.0f}",
+            _ratio(m["jobs_per_s"], one),
+            *_cost_cells(m),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -287,6 +306,7 @@ def render(results: Results) -> str:
         "",
         ratio_table(results),
     ]
+    parts += ["", "W3 cost per job (where the time goes):", "", cost_table(results)]
     scale = scale_table(results)
     if scale.count("\n") > 1:
         parts += ["", "W5 scale (PostgreSQL):", "", scale]

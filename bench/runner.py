@@ -97,6 +97,8 @@ def _headline(workload: str, metrics: Metrics) -> str:
     text = f"{metrics['jobs_per_s']:,.0f} jobs/s"
     if "rss_growth_pct" in metrics:
         text += f", RSS {metrics['rss_checkpoint_mb']:.1f} -> {metrics['rss_end_mb']:.1f} MB"
+    if "transactions_per_job" in metrics:
+        text += f", {metrics['transactions_per_job']:.2f} xact/job"
     if "pg_cpu_pct" in metrics:
         text += (
             f", worker CPU {metrics['worker_cpu_pct']:.0f}%, PG CPU {metrics['pg_cpu_pct']:.0f}%"

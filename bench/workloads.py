@@ -103,17 +103,20 @@ async def process(
         if system_cls.counts_in_worker:
             counted = workers[0].count_done
         pg_before = pgcpu.sample(target.db_name, harness_pids) if measure_pg else {}
+        transactions_before = pgcpu.transactions(target.db_name) if measure_pg else 0
         cpu_before = [worker.cpu_seconds() for worker in workers]
         rss_at_start = workers[0].rss_bytes()
         started = time.monotonic()
         for worker in workers:
             worker.go()
         done = 0
+        polls = 0
         rss_at_checkpoint = 0
         while done < jobs:
             fine = done >= 0.9 * jobs or time.monotonic() - started < 1.0
             await asyncio.sleep(FINE_POLL if fine else COARSE_POLL)
             done = counted() if counted else await system.count_done()
+            polls += 1
             if rss_checkpoint and not rss_at_checkpoint and done >= rss_checkpoint:
                 rss_at_checkpoint = workers[0].rss_bytes()
             if time.monotonic() - started > deadline_s:
@@ -140,11 +143,17 @@ async def process(
             metrics["rss_checkpoint_mb"] = rss_at_checkpoint / 2**20
             metrics["rss_end_mb"] = rss_at_end / 2**20
             metrics["rss_growth_pct"] = 100 * (rss_at_end - rss_at_checkpoint) / rss_at_checkpoint
-        return metrics
     finally:
         for worker in workers:
             worker.kill()
         await system.close()
+    if measure_pg:
+        # Transactions per job: round trips that commit, the workers' and the harness's
+        # count queries (one each poll) taken out. Stats are complete once backends exit.
+        await asyncio.sleep(0.3)
+        spent = pgcpu.transactions(target.db_name) - transactions_before - polls
+        metrics["transactions_per_job"] = spent / jobs
+    return metrics
 
 
 async def latency(
