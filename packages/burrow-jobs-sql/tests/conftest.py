@@ -21,13 +21,13 @@ from urllib.parse import quote
 import psycopg
 import pytest
 import sqlalchemy as sa
-from burrow_tasks.store import JobStore
 from sqlalchemy.engine import Connection
 
 from burrow_jobs_sql import SQLStore
 from burrow_jobs_sql.dsn import to_url
 from burrow_jobs_sql.migrate import upgrade
 from burrow_jobs_sql.schema import jobs, workers
+from burrow_tasks.store import JobStore
 
 DEFAULT_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 DATABASES = ("sqlite", "postgres")

@@ -55,7 +55,9 @@ def test_concurrent_upgrades_all_succeed_once(fresh_dsn: str) -> None:
     with ThreadPoolExecutor(starters) as pool:
         found = list(pool.map(lambda _: start(), range(starters)))
     # Exactly one starter met the empty database; the others found it migrated.
-    assert sorted(found, key=lambda revision: revision or "") == [None] + [head_revision()] * (starters - 1)
+    assert sorted(found, key=lambda revision: revision or "") == [None] + [head_revision()] * (
+        starters - 1
+    )
 
 
 def test_migrated_schema_matches_metadata(engine: Engine) -> None:

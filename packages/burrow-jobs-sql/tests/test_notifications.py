@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from burrow_tasks.jobs import NewJob, Notification, NotificationKind
 
 from burrow_jobs_sql import SQLStore
+from burrow_tasks.jobs import NewJob, Notification, NotificationKind
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 # A safety net so a broken notification fails the test instead of hanging it; never a

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from burrow_tasks import FakeClock
-from burrow_tasks.engine.queue import JobQueue
-from burrow_tasks.types import JobStatus
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from burrow_jobs_sql import SQLStore
+from burrow_tasks import FakeClock
+from burrow_tasks.engine.queue import JobQueue
+from burrow_tasks.types import JobStatus
 
 START = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

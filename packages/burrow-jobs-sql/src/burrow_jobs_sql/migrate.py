@@ -89,16 +89,18 @@ def upgrade(engine: Engine) -> str | None:
     """Bring the schema to head under the lock; return the revision found before (None for
     an empty database). Idempotent."""
     config = alembic_config()
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        with _migration_lock(connection):
-            before = current_revision(connection)
-            if before == head_revision():
-                return before
-            if before is not None and not _is_known(before):
-                raise _newer_error(engine, before)
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+    with (
+        engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection,
+        _migration_lock(connection),
+    ):
+        before = current_revision(connection)
+        if before == head_revision():
             return before
+        if before is not None and not _is_known(before):
+            raise _newer_error(engine, before)
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        return before
 
 
 def prepare_schema(engine: Engine, *, auto_migrate: bool) -> None:

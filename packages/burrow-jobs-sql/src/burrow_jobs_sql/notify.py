@@ -16,8 +16,10 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import suppress
 
 import psycopg
+
 from burrow_tasks.jobs import Notification, NotificationKind
 
 __all__ = [
@@ -76,10 +78,9 @@ class Subscription(AsyncIterator[Notification]):
         if running is loop:
             wakeup.set()
         else:
-            try:
+            # A closed loop raises RuntimeError: nobody is waiting there any more.
+            with suppress(RuntimeError):
                 loop.call_soon_threadsafe(wakeup.set)
-            except RuntimeError:  # that loop is closed: nobody is waiting any more
-                pass
 
     def __aiter__(self) -> Subscription:
         return self

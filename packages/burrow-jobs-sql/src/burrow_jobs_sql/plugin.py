@@ -3,10 +3,9 @@ and ``postgres://`` DSNs."""
 
 from __future__ import annotations
 
-from burrow_tasks.hookspecs import hookimpl
-
 from burrow_jobs_sql.dsn import SCHEMES, scheme_of
 from burrow_jobs_sql.store import SQLStore
+from burrow_tasks.hookspecs import hookimpl
 
 __all__ = ["burrow_backend"]
 

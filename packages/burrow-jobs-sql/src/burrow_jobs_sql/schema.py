@@ -225,9 +225,9 @@ def _attach_triggers() -> None:
     # So ``metadata.create_all`` (an app's own setup or tests) builds the triggers too.
     create, drop = postgres_trigger_ddl()
     for statement in create:
-        sa.event.listen(jobs, "after_create", sa.DDL(statement).execute_if(dialect="postgresql"))
+        sa.event.listen(jobs, "after_create", sa.DDL(statement).execute_if(dialect="postgresql"))  # type: ignore[no-untyped-call]
     for statement in drop:
-        sa.event.listen(jobs, "before_drop", sa.DDL(statement).execute_if(dialect="postgresql"))
+        sa.event.listen(jobs, "before_drop", sa.DDL(statement).execute_if(dialect="postgresql"))  # type: ignore[no-untyped-call]
 
 
 _attach_triggers()

@@ -8,17 +8,17 @@ parameters) so the planner matches the partial indexes even with generic prepare
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite as sq
-from sqlalchemy.sql.dml import Delete, Insert, Update
+from sqlalchemy.sql.dml import Delete, Insert, ReturningDelete, Update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
-from burrow_tasks.store import LEASE_EXPIRED_ERROR_CLASS, SHUTDOWN_ERROR_CLASS
-
 from burrow_jobs_sql.schema import CLAIMABLE_SQL, UTCDateTime, jobs, workers
+from burrow_tasks.store import LEASE_EXPIRED_ERROR_CLASS, SHUTDOWN_ERROR_CLASS
 
 __all__ = ["CLAIM_COLUMNS", "Statements", "build_statements"]
 
@@ -53,11 +53,11 @@ class Statements:
     release: Update
     rescue: Update
     delete_completed: Delete
-    status_for_update: Select[tuple[str]]
+    status_for_update: Select[Any]
     retry: Update
     cancel: Update
-    delete: Delete
-    job_get: Select[tuple[object, ...]]
+    delete: ReturningDelete[Any]
+    job_get: Select[Any]
     worker_upsert: Insert
     finished_minute: ColumnElement[int]
     finished_minute_dead: ColumnElement[int]
@@ -66,7 +66,9 @@ class Statements:
 def _minute_of(column: sa.ColumnElement[object], dialect: str) -> ColumnElement[int]:
     # Integer minutes since the epoch, so both databases group and compare alike.
     if dialect == "sqlite":
-        return sa.cast(column, sa.BigInteger) / sa.literal_column("60000000")
+        return sa.cast(
+            sa.cast(column, sa.BigInteger) / sa.literal_column("60000000"), sa.BigInteger
+        )
     seconds = sa.extract("epoch", column)
     return sa.cast(sa.func.floor(seconds / sa.literal_column("60")), sa.BigInteger)
 
@@ -108,9 +110,9 @@ def build_statements(dialect: str) -> Statements:
     held = sa.and_(jobs.c.id == _id, _is_running, jobs.c.lease == _lease)
     has_attempts_left = jobs.c.attempts < jobs.c.max_retries
 
-    def pending_or_dead(message: ColumnElement[str], error_class: str) -> dict[str, object]:
+    def pending_or_dead(message: ColumnElement[str], error_class: str) -> dict[str, Any]:
         # Rules 6: back to pending while attempts remain, else dead with the message.
-        def when_dead(value: ColumnElement[object], keep: ColumnElement[object]) -> object:
+        def when_dead(value: Any, keep: Any) -> ColumnElement[Any]:
             return sa.case((has_attempts_left, keep), else_=value)
 
         return {
@@ -127,19 +129,13 @@ def build_statements(dialect: str) -> Statements:
     release = (
         sa.update(jobs)
         .where(held)
-        .values(
-            **pending_or_dead(
-                sa.bindparam("message", type_=sa.Text()), SHUTDOWN_ERROR_CLASS
-            )
-        )
+        .values(**pending_or_dead(sa.bindparam("message", type_=sa.Text()), SHUTDOWN_ERROR_CLASS))
     )
     rescue = (
         sa.update(jobs)
         .where(_is_running, jobs.c.heartbeat_at < sa.bindparam("stale_before", type_=UTCDateTime()))
         .values(
-            **pending_or_dead(
-                sa.bindparam("message", type_=sa.Text()), LEASE_EXPIRED_ERROR_CLASS
-            )
+            **pending_or_dead(sa.bindparam("message", type_=sa.Text()), LEASE_EXPIRED_ERROR_CLASS)
         )
         .returning(jobs.c.id)
     )

@@ -18,6 +18,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from burrow_jobs_sql import notify
+from burrow_jobs_sql.dsn import mask_dsn, to_url
+from burrow_jobs_sql.errors import StoreOpenError
+from burrow_jobs_sql.migrate import prepare_schema
+from burrow_jobs_sql.runner import Runner
+from burrow_jobs_sql.schema import CLAIMABLE_SQL, NOTIFY_CHANNEL_PREFIX, jobs, workers
+from burrow_jobs_sql.statements import Statements, build_statements
 from burrow_tasks.errors import InvalidJobStatus, JobNotFound, PayloadError
 from burrow_tasks.jobs import (
     ClaimedJob,
@@ -38,16 +48,6 @@ from burrow_tasks.store import (
     lease_expired_message,
 )
 from burrow_tasks.types import Capability, JobId, JobStatus, Lease
-from sqlalchemy.engine import Connection, Engine, Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
-from burrow_jobs_sql import notify
-from burrow_jobs_sql.dsn import mask_dsn, to_url
-from burrow_jobs_sql.errors import StoreOpenError
-from burrow_jobs_sql.migrate import prepare_schema
-from burrow_jobs_sql.runner import Runner
-from burrow_jobs_sql.schema import CLAIMABLE_SQL, NOTIFY_CHANNEL_PREFIX, jobs, workers
-from burrow_jobs_sql.statements import Statements, build_statements
 
 __all__ = ["SQLStore"]
 
@@ -190,7 +190,7 @@ class SQLStore:
             self._file = os.path.realpath(engine.url.database or "")
             _FILES.join(self._file, self._broadcaster)
 
-    # --- construction ------------------------------------------------------------------------
+    # --- construction -------------------------------------------------------------------------
 
     @classmethod
     def from_dsn(
@@ -325,7 +325,7 @@ class SQLStore:
     def __repr__(self) -> str:
         return f"SQLStore({mask_dsn(self._base_engine.url)!r})"
 
-    # --- enqueue -------------------------------------------------------------------------------
+    # --- enqueue ------------------------------------------------------------------------------
 
     async def jobs_insert(
         self, jobs: Sequence[NewJob], *, now: datetime, using: Any = None
@@ -378,7 +378,7 @@ class SQLStore:
             )
         return list(result.scalars())
 
-    # --- the worker's writes -----------------------------------------------------------------------
+    # --- the worker's writes ------------------------------------------------------------------
 
     async def jobs_claim(
         self, limit: int, *, types: Collection[str], now: datetime
@@ -389,7 +389,7 @@ class SQLStore:
         if not type_list:
             return []
         params = {"now": now, "limit": limit, "types": type_list}
-        rows = await self._run(lambda c: c.execute(self._sql.claim, params).all())
+        rows = await self._run(lambda c: list(c.execute(self._sql.claim, params)))
         # RETURNING has no order: put the batch back into claim order.
         rows.sort(key=lambda r: (-r[3], r[7], r[0]))
         return [
@@ -454,7 +454,7 @@ class SQLStore:
             self._announce(notify.AVAILABLE)
         return written
 
-    # --- maintenance ----------------------------------------------------------------------------
+    # --- maintenance --------------------------------------------------------------------------
 
     async def jobs_rescue(self, *, stale_before: datetime, now: datetime) -> list[JobId]:
         params = {
@@ -472,7 +472,7 @@ class SQLStore:
         count = await self._run(lambda c: c.execute(self._sql.delete_completed, params).rowcount)
         return int(count)
 
-    # --- operator actions -----------------------------------------------------------------------
+    # --- operator actions ---------------------------------------------------------------------
 
     def _act(
         self,
@@ -536,7 +536,7 @@ class SQLStore:
         if found == JobStatus.RUNNING.value:
             self._announce(Notification(NotificationKind.CANCELLED, job_id))
 
-    # --- reads --------------------------------------------------------------------------------------
+    # --- reads --------------------------------------------------------------------------------
 
     async def job_get(self, job_id: JobId) -> Job | None:
         row_id = _parse_id(job_id)
@@ -661,7 +661,7 @@ class SQLStore:
             for m, (c, d) in sorted(minutes.items())
         ]
 
-    # --- workers ------------------------------------------------------------------------------------
+    # --- workers ------------------------------------------------------------------------------
 
     async def worker_beat(self, info: WorkerInfo, *, now: datetime) -> None:
         row = {
@@ -701,7 +701,7 @@ class SQLStore:
             for r in rows
         ]
 
-    # --- notifications and lifecycle -------------------------------------------------------------
+    # --- notifications and lifecycle ----------------------------------------------------------
 
     def _announce(self, item: Notification) -> None:
         # PostgreSQL announces through its triggers (at commit, to every process); SQLite

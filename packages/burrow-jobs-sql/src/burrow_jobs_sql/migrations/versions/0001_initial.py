@@ -6,6 +6,8 @@ Revises:
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -54,7 +56,7 @@ def upgrade() -> None:
         "dead": "status = 'dead'",
     }
 
-    def where(name: str) -> dict[str, object]:
+    def where(name: str) -> dict[str, Any]:
         clause = sa.text(partial[name])
         return {"postgresql_where": clause, "sqlite_where": clause}
 
@@ -65,14 +67,10 @@ def upgrade() -> None:
         **where("claim"),
     )
     op.create_index("burrow_jobs_rescue_idx", "burrow_jobs", ["heartbeat_at"], **where("rescue"))
-    op.create_index(
-        "burrow_jobs_cleanup_idx", "burrow_jobs", ["completed_at"], **where("cleanup")
-    )
+    op.create_index("burrow_jobs_cleanup_idx", "burrow_jobs", ["completed_at"], **where("cleanup"))
     op.create_index("burrow_jobs_dead_idx", "burrow_jobs", ["failed_at"], **where("dead"))
     op.create_index("burrow_jobs_created_idx", "burrow_jobs", ["created_at", "id"])
-    op.create_index(
-        "burrow_jobs_status_created_idx", "burrow_jobs", ["status", "created_at", "id"]
-    )
+    op.create_index("burrow_jobs_status_created_idx", "burrow_jobs", ["status", "created_at", "id"])
     op.create_index("burrow_jobs_type_created_idx", "burrow_jobs", ["type", "created_at", "id"])
 
     op.create_table(
