@@ -11,10 +11,10 @@ from burrow_tasks.jobs import FinishedMinute
 __all__ = ["MINUTES", "Bar", "Chart", "build_chart", "chart_window", "nice_ceiling"]
 
 MINUTES = 60
-WIDTH = 720
-HEIGHT = 200
+WIDTH = 1100
+HEIGHT = 220
 LEFT = 36
-RIGHT = 8
+RIGHT = 24
 TOP = 12
 BOTTOM = 24
 PLOT_WIDTH = WIDTH - LEFT - RIGHT
