@@ -13,14 +13,15 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-import burrow_tasks as bt
-from burrow_example_store import (  # type: ignore[attr-defined]
+from burrow_example_store import (
     _CLAIMABLE,
     _CLAIMED_FIELDS,
+    SqliteExampleStore,
     _job,
     _us,
-    SqliteExampleStore,
 )
+
+import burrow_tasks as bt
 from burrow_tasks import store as rules
 
 

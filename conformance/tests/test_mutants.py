@@ -41,7 +41,9 @@ def _suite_against(pytester: pytest.Pytester, store: str, module: str = "mutants
 
 
 @pytest.mark.parametrize(("mutant", "suite_test"), sorted(MUTANTS.items()))
-def test_mutant_fails_its_named_test(pytester: pytest.Pytester, mutant: str, suite_test: str) -> None:
+def test_mutant_fails_its_named_test(
+    pytester: pytest.Pytester, mutant: str, suite_test: str
+) -> None:
     _suite_against(pytester, mutant)
     result = pytester.runpytest_inprocess(f"test_store.py::TestStore::{suite_test}")
     result.assert_outcomes(failed=1)
@@ -76,5 +78,8 @@ def test_engine_tests_catch_a_backoff_off_by_one(pytester: pytest.Pytester) -> N
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*StoreRuleViolation: the engine runs jobs*", "*broken by: the engine's failure of attempt 1*"]
+        [
+            "*StoreRuleViolation: the engine runs jobs*",
+            "*broken by: the engine's failure of attempt 1*",
+        ]
     )

@@ -10,11 +10,10 @@ import asyncio
 from dataclasses import dataclass
 from typing import Protocol
 
-from burrow_tasks.store import JobStore
-from burrow_tasks.types import JobId, Lease
-
 from burrow_conformance._backends import open_store
 from burrow_conformance._harness import ALL_TYPES, T0
+from burrow_tasks.store import JobStore
+from burrow_tasks.types import JobId, Lease
 
 __all__ = ["Claim", "Waiter", "claim_until_empty", "claim_until_empty_from_dsn"]
 

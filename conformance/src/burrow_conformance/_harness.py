@@ -17,13 +17,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 import pytest
-from burrow_tasks.jobs import ClaimedJob, Job, JobError, NewJob
-from burrow_tasks.store import JobStore
-from burrow_tasks.types import JobId
 
 from burrow_conformance._assertions import Rule, check, violation
 from burrow_conformance._sync import run_sync
 from burrow_conformance.requirements import Requirement, unmet_requirements
+from burrow_tasks.jobs import ClaimedJob, Job, JobError, NewJob
+from burrow_tasks.store import JobStore
+from burrow_tasks.types import JobId
 
 __all__ = [
     "ALL_TYPES",

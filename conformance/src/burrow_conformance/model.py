@@ -92,9 +92,7 @@ class Model:
         ]
         return sorted(ready, key=lambda job: (-job.priority, job.run_at, int(job.id)))
 
-    def jobs_claim(
-        self, limit: int, *, types: Collection[str], now: datetime
-    ) -> list[ClaimedJob]:
+    def jobs_claim(self, limit: int, *, types: Collection[str], now: datetime) -> list[ClaimedJob]:
         claimed = []
         for job in self._claimable(now, types)[:limit]:
             self._leases_issued += 1
@@ -315,9 +313,7 @@ class Model:
     def jobs_types(self) -> list[str]:
         return sorted({job.type for job in self.jobs.values()})
 
-    def jobs_finished_per_minute(
-        self, *, since: datetime, now: datetime
-    ) -> list[FinishedMinute]:
+    def jobs_finished_per_minute(self, *, since: datetime, now: datetime) -> list[FinishedMinute]:
         buckets: dict[datetime, list[int]] = {}
         for job in self.jobs.values():
             if job.status is JobStatus.COMPLETED:

@@ -127,7 +127,5 @@ def burrow_harness(
         dsn=burrow_store_dsn,
         transaction=burrow_transaction,
         options=SuiteOptions.from_config(request.config),
-        hypothesis_profile=resolve_profile(
-            request.config.getoption("burrow_hypothesis_profile")
-        ),
+        hypothesis_profile=resolve_profile(request.config.getoption("burrow_hypothesis_profile")),
     )

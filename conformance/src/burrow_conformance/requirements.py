@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pytest
+
 from burrow_tasks.types import Capability
 
 __all__ = ["MARKER", "Requirement", "requires", "requires_absent", "unmet_requirements"]
@@ -48,12 +49,18 @@ class Requirement:
 
 def requires(*capabilities: Capability) -> pytest.MarkDecorator:
     """Mark a suite test as needing every one of ``capabilities``."""
-    return getattr(pytest.mark, MARKER)(*(Requirement(c) for c in capabilities))
+    mark: pytest.MarkDecorator = getattr(pytest.mark, MARKER)(
+        *(Requirement(c) for c in capabilities)
+    )
+    return mark
 
 
 def requires_absent(capability: Capability) -> pytest.MarkDecorator:
     """Mark a suite test as checking a store that lacks ``capability``."""
-    return getattr(pytest.mark, MARKER)(Requirement(capability, present=False))
+    mark: pytest.MarkDecorator = getattr(pytest.mark, MARKER)(
+        Requirement(capability, present=False)
+    )
+    return mark
 
 
 def unmet_requirements(

@@ -21,12 +21,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from burrow_tasks.errors import InvalidJobStatus, JobNotFound, PayloadError
-from burrow_tasks.jobs import ClaimedJob, Job, JobError, NewJob
-from burrow_tasks.store import JobStore
-from burrow_tasks.types import JobId, JobStatus, Lease
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -42,6 +38,10 @@ from burrow_conformance._assertions import Rule, check, violation
 from burrow_conformance._harness import T0, StoreFactory
 from burrow_conformance.model import Model
 from burrow_conformance.profiles import profile_settings
+from burrow_tasks.errors import InvalidJobStatus, JobNotFound, PayloadError
+from burrow_tasks.jobs import ClaimedJob, Job, JobError, NewJob
+from burrow_tasks.store import JobStore
+from burrow_tasks.types import JobId, JobStatus, Lease
 
 __all__ = ["StoreMachine", "run_machine"]
 
@@ -71,7 +71,7 @@ class StoreMachine(RuleBasedStateMachine):
     def __init__(self, factory: StoreFactory) -> None:
         super().__init__()
         self._runner = asyncio.Runner()
-        self.store: JobStore = self._runner.run(factory())
+        self.store: JobStore = self._runner.run(_open(factory))
         self.model = Model()
         self.now: datetime = T0
         self._store_id: dict[JobId, JobId] = {}  # model id → store id
@@ -117,7 +117,9 @@ class StoreMachine(RuleBasedStateMachine):
         """The store's job with ids and leases translated to the model's names."""
         model_id = self._model_id.get(job.id)
         if model_id is None:
-            violation(Rule.MODEL, "jobs_list", f"the store returned a job it never created: {job!r}")
+            violation(
+                Rule.MODEL, "jobs_list", f"the store returned a job it never created: {job!r}"
+            )
         lease = job.lease
         if lease is not None:
             lease = self._model_lease.get(lease, f"<a lease no claim returned: {lease!r}>")
@@ -159,16 +161,19 @@ class StoreMachine(RuleBasedStateMachine):
         ),
         bad_row=st.one_of(st.none(), st.integers(min_value=0, max_value=3)),
     )
-    def insert_batch(
-        self, rows: list[tuple[str, int, int, str]], bad_row: int | None
-    ) -> Any:
+    def insert_batch(self, rows: list[tuple[str, int, int, str]], bad_row: int | None) -> Any:
         batch = [NewJob(t, p, pr, mr, self.now) for t, pr, mr, p in rows]
         if bad_row is not None and bad_row < len(batch):
             batch[bad_row] = replace(batch[bad_row], payload=gen.BAD_PAYLOAD)
         expected = _outcome(lambda: self.model.jobs_insert(batch, now=self.now))
         got = self._store_outcome(lambda: self.store.jobs_insert(batch, now=self.now))
         if expected[0] == "raised" or got[0] == "raised":
-            check(Rule.BATCH, f"jobs_insert({len(batch)} rows, bad row {bad_row})", expected=expected, got=got)
+            check(
+                Rule.BATCH,
+                f"jobs_insert({len(batch)} rows, bad row {bad_row})",
+                expected=expected,
+                got=got,
+            )
             return multiple()
         self._record_inserted(expected[1], got[1])
         return multiple(*expected[1])
@@ -188,17 +193,23 @@ class StoreMachine(RuleBasedStateMachine):
         )
         for want, have in zip(expected, got, strict=True):
             if have.lease in self._model_lease:
-                violation(Rule.LEASE_FRESH, operation, f"lease {have.lease!r} was handed out before")
+                violation(
+                    Rule.LEASE_FRESH, operation, f"lease {have.lease!r} was handed out before"
+                )
             self._model_lease[have.lease] = want.lease
             self._store_lease[want.lease] = have.lease
             self._leases_of.setdefault(want.id, []).append(want.lease)
-            check(Rule.CLAIM_EXCLUSIVE, operation, expected=_claim_view(want), got=_claim_view(have))
+            check(
+                Rule.CLAIM_EXCLUSIVE, operation, expected=_claim_view(want), got=_claim_view(have)
+            )
 
     @rule(job=jobs, lease=st.sampled_from(gen.LEASE_CHOICES))
     def heartbeat(self, job: JobId, lease: str) -> None:
         model_lease = self._lease_for(job, lease)
         expected = self.model.job_heartbeat(job, model_lease, now=self.now)
-        got = self._run(self.store.job_heartbeat(self._sid(job), self._store_lease[model_lease], now=self.now))
+        got = self._run(
+            self.store.job_heartbeat(self._sid(job), self._store_lease[model_lease], now=self.now)
+        )
         check(Rule.LEASE_GUARD, f"job_heartbeat({job}, lease={lease})", expected=expected, got=got)
 
     @rule(job=jobs, lease=st.sampled_from(gen.LEASE_CHOICES), result=gen.results)
@@ -206,7 +217,9 @@ class StoreMachine(RuleBasedStateMachine):
         model_lease = self._lease_for(job, lease)
         expected = self.model.job_complete(job, model_lease, result=result, now=self.now)
         got = self._run(
-            self.store.job_complete(self._sid(job), self._store_lease[model_lease], result=result, now=self.now)
+            self.store.job_complete(
+                self._sid(job), self._store_lease[model_lease], result=result, now=self.now
+            )
         )
         check(Rule.LEASE_GUARD, f"job_complete({job}, lease={lease})", expected=expected, got=got)
 
@@ -214,19 +227,32 @@ class StoreMachine(RuleBasedStateMachine):
     def fail(self, job: JobId, lease: str, retry_in: int | None) -> None:
         model_lease = self._lease_for(job, lease)
         retry_at = None if retry_in is None else self.now + timedelta(seconds=retry_in)
-        expected = self.model.job_fail(job, model_lease, error=ERROR, retry_at=retry_at, now=self.now)
+        expected = self.model.job_fail(
+            job, model_lease, error=ERROR, retry_at=retry_at, now=self.now
+        )
         got = self._run(
             self.store.job_fail(
-                self._sid(job), self._store_lease[model_lease], error=ERROR, retry_at=retry_at, now=self.now
+                self._sid(job),
+                self._store_lease[model_lease],
+                error=ERROR,
+                retry_at=retry_at,
+                now=self.now,
             )
         )
-        check(Rule.LEASE_GUARD, f"job_fail({job}, lease={lease}, retry_in={retry_in})", expected=expected, got=got)
+        check(
+            Rule.LEASE_GUARD,
+            f"job_fail({job}, lease={lease}, retry_in={retry_in})",
+            expected=expected,
+            got=got,
+        )
 
     @rule(job=jobs, lease=st.sampled_from(gen.LEASE_CHOICES))
     def release(self, job: JobId, lease: str) -> None:
         model_lease = self._lease_for(job, lease)
         expected = self.model.job_release(job, model_lease, now=self.now)
-        got = self._run(self.store.job_release(self._sid(job), self._store_lease[model_lease], now=self.now))
+        got = self._run(
+            self.store.job_release(self._sid(job), self._store_lease[model_lease], now=self.now)
+        )
         check(Rule.LEASE_GUARD, f"job_release({job}, lease={lease})", expected=expected, got=got)
 
     # --- maintenance ---------------------------------------------------------------------------
@@ -240,7 +266,9 @@ class StoreMachine(RuleBasedStateMachine):
             Rule.RESCUE,
             f"jobs_rescue(stale_before=now-{stale_for}s) → ids (model names)",
             expected=sorted(expected, key=int),
-            got=sorted((self._model_id.get(i, i) for i in got), key=lambda i: int(i) if i.isdigit() else -1),
+            got=sorted(
+                (self._model_id.get(i, i) for i in got), key=lambda i: int(i) if i.isdigit() else -1
+            ),
         )
 
     @rule(older_than=gen.retention_ages)
@@ -248,7 +276,12 @@ class StoreMachine(RuleBasedStateMachine):
         cutoff = self.now - timedelta(seconds=older_than)
         expected = self.model.jobs_delete_completed(completed_before=cutoff)
         got = self._run(self.store.jobs_delete_completed(completed_before=cutoff))
-        check(Rule.CLEANUP, f"jobs_delete_completed(completed_before=now-{older_than}s)", expected=expected, got=got)
+        check(
+            Rule.CLEANUP,
+            f"jobs_delete_completed(completed_before=now-{older_than}s)",
+            expected=expected,
+            got=got,
+        )
 
     # --- operator actions ----------------------------------------------------------------------
 
@@ -282,9 +315,15 @@ class StoreMachine(RuleBasedStateMachine):
         offset=st.integers(min_value=0, max_value=3),
         limit=st.integers(min_value=1, max_value=4),
     )
-    def list_page(self, status: JobStatus | None, type: str | None, offset: int, limit: int) -> None:
-        want, want_total = self.model.jobs_list(status=status, type=type, offset=offset, limit=limit)
-        have, have_total = self._run(self.store.jobs_list(status=status, type=type, offset=offset, limit=limit))
+    def list_page(
+        self, status: JobStatus | None, type: str | None, offset: int, limit: int
+    ) -> None:
+        want, want_total = self.model.jobs_list(
+            status=status, type=type, offset=offset, limit=limit
+        )
+        have, have_total = self._run(
+            self.store.jobs_list(status=status, type=type, offset=offset, limit=limit)
+        )
         check(
             Rule.READS,
             f"jobs_list(status={status}, type={type}, offset={offset}, limit={limit})",
@@ -330,6 +369,10 @@ class StoreMachine(RuleBasedStateMachine):
         )
 
 
+async def _open(factory: StoreFactory) -> JobStore:
+    return await factory()
+
+
 def _claim_view(claimed: ClaimedJob) -> tuple[object, ...]:
     return (
         claimed.type,
@@ -355,14 +398,16 @@ def _describe_difference(want: list[Job], got: list[Job]) -> str:
         w_fields, g_fields = asdict(w), asdict(g)
         for name in w_fields:
             if w_fields[name] != g_fields[name]:
-                lines.append(f"job {job_id}.{name}: model {w_fields[name]!r}, store {g_fields[name]!r}")
+                lines.append(
+                    f"job {job_id}.{name}: model {w_fields[name]!r}, store {g_fields[name]!r}"
+                )
     if not lines:
-        lines.append(
-            f"order differs: model {[j.id for j in want]}, store {[j.id for j in got]}"
-        )
+        lines.append(f"order differs: model {[j.id for j in want]}, store {[j.id for j in got]}")
     return "(job ids are the model's: enqueue order)\n    " + "\n    ".join(lines)
 
 
 def run_machine(factory: StoreFactory, profile: str = "dev") -> None:
     """Run ``StoreMachine`` against stores from ``factory`` under a suite profile."""
-    run_state_machine_as_test(lambda: StoreMachine(factory), settings=profile_settings(profile))
+    # Hypothesis accepts any zero-argument factory here; its annotation says a class.
+    machine = cast("type[RuleBasedStateMachine]", lambda: StoreMachine(factory))
+    run_state_machine_as_test(machine, settings=profile_settings(profile))

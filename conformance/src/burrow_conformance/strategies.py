@@ -38,7 +38,7 @@ run_offsets = st.sampled_from([0, 0, -30, 45])
 """Seconds from "now" to a new job's ``run_at``."""
 
 payloads = st.sampled_from(['{"n": 1}', '{"b": 1,  "a": "ü"}', "[]", '"x"', "null"])
-results = st.sampled_from([None, '{"ok": true}', '  [1,2] '])
+results = st.sampled_from([None, '{"ok": true}', "  [1,2] "])
 retry_delays = st.one_of(st.none(), st.sampled_from([0, 30, 60]))
 """``job_fail``'s retry: None (dead) or seconds after now."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from burrow_conformance import JobStoreTests, StoreFactory
 from burrow_jobs_memory import MemoryStore
 from burrow_tasks.store import JobStore

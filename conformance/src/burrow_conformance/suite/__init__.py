@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from burrow_conformance.suite.batch import BatchTests, InsertTests
 from burrow_conformance.suite.claim import ClaimTests
-from burrow_conformance.suite.concurrency import ConcurrencyTests
 from burrow_conformance.suite.cleanup import CleanupTests
+from burrow_conformance.suite.concurrency import ConcurrencyTests
 from burrow_conformance.suite.engine import EngineTests
 from burrow_conformance.suite.fail import FailTests
 from burrow_conformance.suite.isolation import IsolationTests
@@ -20,8 +20,8 @@ from burrow_conformance.suite.reads import ReadTests
 from burrow_conformance.suite.records import RecordTests
 from burrow_conformance.suite.release import ReleaseTests
 from burrow_conformance.suite.rescue import RescueTests
-from burrow_conformance.suite.transactional import TransactionalEnqueueTests
 from burrow_conformance.suite.stateful import StatefulTests
+from burrow_conformance.suite.transactional import TransactionalEnqueueTests
 from burrow_conformance.suite.workers import WorkerTests
 
 __all__ = [

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from burrow_tasks.errors import PayloadError
-from burrow_tasks.types import JobStatus
 
 from burrow_conformance._assertions import Rule, check, check_fields, violation
 from burrow_conformance._harness import Session, store_test
+from burrow_tasks.errors import PayloadError
+from burrow_tasks.types import JobStatus
 
 __all__ = ["BatchTests", "InsertTests"]
 
@@ -17,7 +17,9 @@ class InsertTests:
 
     @store_test
     async def test_insert_starts_a_pending_job_with_the_given_fields(self, s: Session) -> None:
-        job_id = await s.insert("report", payload='{"x": 1}', priority=-7, max_retries=9, run_at=s.at(45))
+        job_id = await s.insert(
+            "report", payload='{"x": 1}', priority=-7, max_retries=9, run_at=s.at(45)
+        )
         check_fields(
             Rule.INSERT,
             "jobs_insert",
@@ -65,7 +67,12 @@ class InsertTests:
     async def test_insert_accepts_extreme_priorities(self, s: Session) -> None:
         low = await s.insert(priority=-(2**31))
         high = await s.insert(priority=2**31 - 1)
-        check(Rule.CLAIM_ORDER, "jobs_claim with int32 extremes", expected=[high, low], got=await s.claim_ids())
+        check(
+            Rule.CLAIM_ORDER,
+            "jobs_claim with int32 extremes",
+            expected=[high, low],
+            got=await s.claim_ids(),
+        )
 
 
 class BatchTests:
@@ -80,7 +87,11 @@ class BatchTests:
 
     @store_test
     async def test_batch_is_all_or_nothing(self, s: Session) -> None:
-        rows = [s.new_job(payload='{"n": 1}'), s.new_job(payload='{"n": 2}'), s.new_job(payload="nope")]
+        rows = [
+            s.new_job(payload='{"n": 1}'),
+            s.new_job(payload='{"n": 2}'),
+            s.new_job(payload="nope"),
+        ]
         try:
             await s.store.jobs_insert(rows, now=s.now)
         except PayloadError:
@@ -101,7 +112,9 @@ class BatchTests:
         kept = await s.insert()
         with pytest.raises(PayloadError):
             await s.store.jobs_insert([s.new_job(), s.new_job(payload="")], now=s.now)
-        check(Rule.BATCH, "jobs_claim after a refused batch", expected=[kept], got=await s.claim_ids())
+        check(
+            Rule.BATCH, "jobs_claim after a refused batch", expected=[kept], got=await s.claim_ids()
+        )
 
     @store_test
     async def test_batch_rows_keep_their_own_fields(self, s: Session) -> None:

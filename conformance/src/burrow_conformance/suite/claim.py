@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from burrow_tasks.types import JobStatus
-
 from burrow_conformance._assertions import Rule, check, check_fields
 from burrow_conformance._harness import Session, store_test
+from burrow_tasks.types import JobStatus
 
 __all__ = ["ClaimTests"]
 
@@ -67,7 +66,9 @@ class ClaimTests:
         await s.insert("email")
         report = await s.insert("report")
         got = await s.claim_ids(10, types=["report", "unknown"])
-        check(Rule.CLAIM_ORDER, "jobs_claim(types=['report', 'unknown'])", expected=[report], got=got)
+        check(
+            Rule.CLAIM_ORDER, "jobs_claim(types=['report', 'unknown'])", expected=[report], got=got
+        )
 
     @store_test
     async def test_claim_with_no_types_claims_nothing(self, s: Session) -> None:
@@ -156,4 +157,9 @@ class ClaimTests:
     async def test_claim_counts_attempts_across_retries(self, s: Session) -> None:
         job_id = await s.failed(retry_in=0)
         [claimed] = await s.claim(1)
-        check(Rule.CLAIM_EXCLUSIVE, "second jobs_claim", expected=(job_id, 2), got=(claimed.id, claimed.attempts))
+        check(
+            Rule.CLAIM_EXCLUSIVE,
+            "second jobs_claim",
+            expected=(job_id, 2),
+            got=(claimed.id, claimed.attempts),
+        )

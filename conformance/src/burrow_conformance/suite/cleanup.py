@@ -16,7 +16,12 @@ class CleanupTests:
         old = await s.completed()
         deleted = await s.store.jobs_delete_completed(completed_before=s.at(1))
         check(Rule.CLEANUP, "jobs_delete_completed → count", expected=1, got=deleted)
-        check(Rule.CLEANUP, f"job_get({old!r}) after cleanup", expected=None, got=await s.store.job_get(old))
+        check(
+            Rule.CLEANUP,
+            f"job_get({old!r}) after cleanup",
+            expected=None,
+            got=await s.store.job_get(old),
+        )
 
     @store_test
     async def test_cleanup_keeps_completed_jobs_at_or_after_the_cutoff(self, s: Session) -> None:
@@ -24,7 +29,12 @@ class CleanupTests:
         s.now = s.at(10)
         newer = await s.completed()
         deleted = await s.store.jobs_delete_completed(completed_before=s.at(0))
-        check(Rule.CLEANUP, "jobs_delete_completed(completed_before == completed_at)", expected=0, got=deleted)
+        check(
+            Rule.CLEANUP,
+            "jobs_delete_completed(completed_before == completed_at)",
+            expected=0,
+            got=deleted,
+        )
         for job_id in (at_cutoff, newer):
             await s.get(job_id)
 
@@ -35,7 +45,12 @@ class CleanupTests:
         await s.store.job_cancel(cancelled, now=s.now)
         deleted = await s.store.jobs_delete_completed(completed_before=s.at(86400))
         check(Rule.CLEANUP, "jobs_delete_completed with two dead jobs", expected=0, got=deleted)
-        check(Rule.CLEANUP, "jobs_count_by_status after cleanup", expected={"dead": 2}, got=await s.statuses())
+        check(
+            Rule.CLEANUP,
+            "jobs_count_by_status after cleanup",
+            expected={"dead": 2},
+            got=await s.statuses(),
+        )
         for job_id in (dead, cancelled):
             await s.get(job_id)
 

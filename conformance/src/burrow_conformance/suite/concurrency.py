@@ -15,14 +15,11 @@ import multiprocessing
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import timedelta
-from typing import Any
-
-from burrow_tasks.store import JobStore
-from burrow_tasks.types import Capability, JobId, JobStatus
+from typing import Any, TypeVar
 
 from burrow_conformance._assertions import Rule, check, violation
 from burrow_conformance._backends import open_store
@@ -34,8 +31,12 @@ from burrow_conformance._claimers import (
 )
 from burrow_conformance._harness import Session, store_test
 from burrow_conformance.requirements import requires
+from burrow_tasks.store import JobStore
+from burrow_tasks.types import Capability, JobId, JobStatus
 
 __all__ = ["ConcurrencyTests"]
+
+T = TypeVar("T")
 
 BATCHES = (1, 3, 7, 16)
 """Claim limits the claimers cycle through, so small and large claims interleave."""
@@ -57,9 +58,7 @@ async def _insert_many(s: Session, store: JobStore, count: int) -> list[JobId]:
     return ids
 
 
-def _check_each_job_claimed_once(
-    operation: str, ids: list[JobId], claims: list[Claim]
-) -> None:
+def _check_each_job_claimed_once(operation: str, ids: list[JobId], claims: list[Claim]) -> None:
     __tracebackhide__ = True
     handed_out = Counter(claim.job_id for claim in claims)
     twice = sorted(job_id for job_id, n in handed_out.items() if n > 1)
@@ -74,7 +73,12 @@ def _check_each_job_claimed_once(
     refused = [claim.job_id for claim in claims if not claim.completed]
     check(Rule.CONCURRENCY, operation + " → completes refused", expected=[], got=refused[:10])
     leases = Counter(claim.lease for claim in claims)
-    check(Rule.LEASE_FRESH, operation + " → leases issued twice", expected=[], got=[lease for lease, n in leases.items() if n > 1][:5])
+    check(
+        Rule.LEASE_FRESH,
+        operation + " → leases issued twice",
+        expected=[],
+        got=[lease for lease, n in leases.items() if n > 1][:5],
+    )
 
 
 async def _run_in_pool(
@@ -110,7 +114,12 @@ class ConcurrencyTests:
             f"{options.claimers} threads claiming {len(ids)} jobs", ids, claims
         )
         counts = await store.jobs_count_by_status()
-        check(Rule.CONCURRENCY, "jobs_count_by_status after the race", expected=len(ids), got=counts[JobStatus.COMPLETED])
+        check(
+            Rule.CONCURRENCY,
+            "jobs_count_by_status after the race",
+            expected=len(ids),
+            got=counts[JobStatus.COMPLETED],
+        )
 
     @requires(Capability.CROSS_PROCESS)
     @store_test
@@ -130,9 +139,7 @@ class ConcurrencyTests:
         with ExitStack() as stack:
             manager = stack.enter_context(context.Manager())
             start: Waiter = manager.Barrier(options.claimers)
-            pool = stack.enter_context(
-                ProcessPoolExecutor(options.claimers, mp_context=context)
-            )
+            pool = stack.enter_context(ProcessPoolExecutor(options.claimers, mp_context=context))
             futures = [
                 pool.submit(claim_until_empty_from_dsn, dsn, BATCHES[n % len(BATCHES)], start)
                 for n in range(options.claimers)
@@ -179,7 +186,12 @@ class ConcurrencyTests:
         for n in range(len(ids)):
             claimed = await store.jobs_claim(1, types=("email", "report"), now=s.now + step * n)
             held += [(job.id, job.lease) for job in claimed]
-        check(Rule.CLAIM_EXCLUSIVE, "claiming every job before the race", expected=len(ids), got=len(held))
+        check(
+            Rule.CLAIM_EXCLUSIVE,
+            "claiming every job before the race",
+            expected=len(ids),
+            got=len(held),
+        )
         later = s.now + timedelta(days=1)
         start = threading.Barrier(3)
         progress = [0, 0]  # jobs each completer has finished (one writer each)
@@ -219,9 +231,24 @@ class ConcurrencyTests:
             )
         completed = {job_id for job_id, ok in {**even, **odd}.items() if ok}
         operation = f"job_complete racing jobs_rescue over {len(ids)} jobs"
-        check(Rule.RESCUE, operation + " → both completed and rescued", expected=[], got=sorted(completed & set(rescued))[:10])
-        check(Rule.RESCUE, operation + " → neither completed nor rescued", expected=[], got=sorted(set(ids) - completed - set(rescued))[:10])
-        check(Rule.RESCUE, operation + " → rescued twice", expected=len(rescued), got=len(set(rescued)))
+        check(
+            Rule.RESCUE,
+            operation + " → both completed and rescued",
+            expected=[],
+            got=sorted(completed & set(rescued))[:10],
+        )
+        check(
+            Rule.RESCUE,
+            operation + " → neither completed nor rescued",
+            expected=[],
+            got=sorted(set(ids) - completed - set(rescued))[:10],
+        )
+        check(
+            Rule.RESCUE,
+            operation + " → rescued twice",
+            expected=len(rescued),
+            got=len(set(rescued)),
+        )
         counts = await store.jobs_count_by_status()
         check(
             Rule.RESCUE,
@@ -244,13 +271,18 @@ class ConcurrencyTests:
 
 def _yield_thread() -> None:
     """Let another thread run (an in-memory store finishes a call within one GIL slice)."""
-    time.sleep(0)  # noqa: ASYNC251 - a zero sleep only hands the GIL over
+    time.sleep(0)
 
 
 def _on_own_loop(
-    dsn: str | None, shared: JobStore, start: threading.Barrier, run: Callable[[JobStore], Any]
-) -> Any:
-    async def main() -> Any:
+    dsn: str | None,
+    shared: JobStore,
+    start: threading.Barrier,
+    run: Callable[[JobStore], Coroutine[Any, Any, T]],
+) -> T:
+    """Run ``run(store)`` on a new event loop, on a store of its own when there is a DSN."""
+
+    async def main() -> T:
         own = open_store(dsn) if dsn else shared
         try:
             await asyncio.to_thread(start.wait, 60)
@@ -261,4 +293,3 @@ def _on_own_loop(
 
     with asyncio.Runner() as runner:
         return runner.run(main())
-

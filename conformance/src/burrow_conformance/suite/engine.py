@@ -1,8 +1,8 @@
 """End to end: the real engine (``JobQueue`` with a ``FakeClock``) runs jobs on the store.
 
 The store never decides a time, so these tests pin the engine's numbers as they land in
-the store: attempts counted at claim, ``run_at`` after each failure ``now + min(30 s ×
-2^(attempt−1), 1 h)`` (30 s, 1 m, 2 m ...), dead after ``max_retries`` runs. A backoff off
+the store: attempts counted at claim, ``run_at`` after each failure ``now + min(30 s *
+2**(attempt-1), 1 h)`` (30 s, 1 m, 2 m ...), dead after ``max_retries`` runs. A backoff off
 by one shows as a wrong ``run_at`` on the first retry.
 """
 
@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from burrow_conformance._assertions import Rule, check, check_fields
+from burrow_conformance._harness import Session, store_test
 from burrow_tasks import FakeClock, JobStatus
 from burrow_tasks.config import JobsConfig
 from burrow_tasks.engine import JobQueue
-
-from burrow_conformance._assertions import Rule, check, check_fields
-from burrow_conformance._harness import Session, store_test
 
 __all__ = ["EngineTests"]
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from burrow_tasks.jobs import JobError
-from burrow_tasks.types import JobStatus
-
 from burrow_conformance._assertions import Rule, check, check_fields
 from burrow_conformance._harness import ERROR, Session, store_test
+from burrow_tasks.jobs import JobError
+from burrow_tasks.types import JobStatus
 
 __all__ = ["FailTests"]
 
@@ -39,7 +38,9 @@ class FailTests:
     @store_test
     async def test_fail_without_retry_at_sends_the_job_dead(self, s: Session) -> None:
         claimed = await s.running()
-        ok = await s.store.job_fail(claimed.id, claimed.lease, error=ERROR, retry_at=None, now=s.at(5))
+        ok = await s.store.job_fail(
+            claimed.id, claimed.lease, error=ERROR, retry_at=None, now=s.at(5)
+        )
         check(Rule.FAIL, "job_fail(retry_at=None)", expected=True, got=ok)
         check_fields(
             Rule.FAIL,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from burrow_tasks.jobs import WorkerInfo, WorkerState
-from burrow_tasks.store import JobStore
-
 from burrow_conformance._assertions import Rule, check
 from burrow_conformance._harness import Session, store_test
+from burrow_tasks.jobs import WorkerInfo, WorkerState
+from burrow_tasks.store import JobStore
 
 __all__ = ["IsolationTests"]
 
@@ -17,11 +16,11 @@ async def _contents(store: JobStore, s: Session) -> tuple[object, ...]:
         {status.value: n for status, n in counts.items() if n},
         await store.jobs_list(),
         await store.jobs_types(),
-        await store.workers_list(seen_since=s.at(-10**6)),
+        await store.workers_list(seen_since=s.at(-(10**6))),
     )
 
 
-EMPTY = ({}, ([], 0), [], [])
+EMPTY: tuple[object, ...] = ({}, ([], 0), [], [])
 
 
 class IsolationTests:
@@ -29,7 +28,12 @@ class IsolationTests:
 
     @store_test
     async def test_new_store_is_empty(self, s: Session) -> None:
-        check(Rule.ISOLATION, "a fresh store from burrow_store()", expected=EMPTY, got=await _contents(s.store, s))
+        check(
+            Rule.ISOLATION,
+            "a fresh store from burrow_store()",
+            expected=EMPTY,
+            got=await _contents(s.store, s),
+        )
 
     @store_test
     async def test_each_factory_call_gives_an_empty_store(self, s: Session) -> None:
@@ -39,7 +43,12 @@ class IsolationTests:
             now=s.now,
         )
         second = await s.open_store()
-        check(Rule.ISOLATION, "a second burrow_store() call within one test", expected=EMPTY, got=await _contents(second, s))
+        check(
+            Rule.ISOLATION,
+            "a second burrow_store() call within one test",
+            expected=EMPTY,
+            got=await _contents(second, s),
+        )
 
     @store_test
     async def test_close_is_idempotent(self, s: Session) -> None:

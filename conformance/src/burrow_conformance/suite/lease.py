@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from burrow_tasks.types import JobStatus
-
 from burrow_conformance._assertions import Rule, check, check_fields
 from burrow_conformance._harness import ERROR, Session, store_test
+from burrow_tasks.types import JobStatus
 
 __all__ = ["LeaseTests"]
 
@@ -91,7 +90,12 @@ class LeaseTests:
         other = await s.running()
         ok = await s.store.job_complete(one.id, other.lease, result=None, now=s.now)
         check(Rule.LEASE_GUARD, "job_complete(job A, lease of job B)", expected=False, got=ok)
-        check_fields(Rule.LEASE_GUARD, "job_complete(A, B's lease)", await s.get(one.id), status=JobStatus.RUNNING)
+        check_fields(
+            Rule.LEASE_GUARD,
+            "job_complete(A, B's lease)",
+            await s.get(one.id),
+            status=JobStatus.RUNNING,
+        )
 
     @store_test
     async def test_complete_twice_is_refused_the_second_time(self, s: Session) -> None:
@@ -114,7 +118,9 @@ class LeaseTests:
         got = (
             await s.store.job_heartbeat(claimed.id, claimed.lease, now=s.now),
             await s.store.job_complete(claimed.id, claimed.lease, result=None, now=s.now),
-            await s.store.job_fail(claimed.id, claimed.lease, error=ERROR, retry_at=None, now=s.now),
+            await s.store.job_fail(
+                claimed.id, claimed.lease, error=ERROR, retry_at=None, now=s.now
+            ),
             await s.store.job_release(claimed.id, claimed.lease, now=s.now),
         )
         check(
@@ -131,7 +137,9 @@ class LeaseTests:
         got = (
             await s.store.job_heartbeat(claimed.id, claimed.lease, now=s.at(1)),
             await s.store.job_complete(claimed.id, claimed.lease, result=None, now=s.at(1)),
-            await s.store.job_fail(claimed.id, claimed.lease, error=ERROR, retry_at=None, now=s.at(1)),
+            await s.store.job_fail(
+                claimed.id, claimed.lease, error=ERROR, retry_at=None, now=s.at(1)
+            ),
             await s.store.job_release(claimed.id, claimed.lease, now=s.at(1)),
         )
         check(
@@ -174,8 +182,11 @@ class LeaseTests:
         ok = await s.store.job_heartbeat(claimed.id, claimed.lease + "x", now=s.at(30))
         check(Rule.LEASE_GUARD, "job_heartbeat with a wrong lease", expected=False, got=ok)
         check_fields(
-            Rule.LEASE_GUARD, "job_heartbeat with a wrong lease", await s.get(claimed.id),
-            heartbeat_at=s.now, updated_at=s.now,
+            Rule.LEASE_GUARD,
+            "job_heartbeat with a wrong lease",
+            await s.get(claimed.id),
+            heartbeat_at=s.now,
+            updated_at=s.now,
         )
 
     # --- complete ---------------------------------------------------------------------------

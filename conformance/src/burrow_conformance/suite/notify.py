@@ -12,13 +12,13 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from burrow_tasks.errors import NotSupported
-from burrow_tasks.jobs import Notification, NotificationKind
-from burrow_tasks.types import Capability
 
 from burrow_conformance._assertions import Rule, check, violation
 from burrow_conformance._harness import Session, store_test
 from burrow_conformance.requirements import requires, requires_absent
+from burrow_tasks.errors import NotSupported
+from burrow_tasks.jobs import Notification, NotificationKind
+from burrow_tasks.types import Capability
 
 __all__ = ["NotifyTests"]
 
@@ -42,7 +42,9 @@ async def _next_while(
             if done:
                 return waiter.result()
             if loop.time() > deadline:
-                violation(Rule.NOTIFY, "notifications()", f"nothing arrived within {SAFETY_TIMEOUT}s")
+                violation(
+                    Rule.NOTIFY, "notifications()", f"nothing arrived within {SAFETY_TIMEOUT}s"
+                )
     finally:
         waiter.cancel()
 
@@ -55,7 +57,9 @@ async def _until_kind(
         async for note in iterator:
             if note.kind is kind:
                 return note
-    violation(Rule.NOTIFY, "notifications()", f"the iterator ended before a {kind.value!r} notification")
+    return violation(
+        Rule.NOTIFY, "notifications()", f"the iterator ended before a {kind.value!r} notification"
+    )
 
 
 def _poke(s: Session) -> Callable[[], Awaitable[object]]:
@@ -75,29 +79,48 @@ class NotifyTests:
     async def test_insert_produces_an_available_notification(self, s: Session) -> None:
         iterator = aiter(s.store.notifications())
         note = await _next_while(iterator, _poke(s))
-        check(Rule.NOTIFY, "notifications() after jobs_insert", expected=NotificationKind.AVAILABLE, got=note.kind)
+        check(
+            Rule.NOTIFY,
+            "notifications() after jobs_insert",
+            expected=NotificationKind.AVAILABLE,
+            got=note.kind,
+        )
 
     @requires(Capability.NOTIFY)
     @store_test
-    async def test_cancel_of_a_running_job_produces_a_cancelled_notification(self, s: Session) -> None:
+    async def test_cancel_of_a_running_job_produces_a_cancelled_notification(
+        self, s: Session
+    ) -> None:
         iterator = aiter(s.store.notifications())
         await _next_while(iterator, _poke(s))  # the subscription is live from here on
         claimed = await s.running()
         await s.store.job_cancel(claimed.id, now=s.now)
         note = await _until_kind(iterator, NotificationKind.CANCELLED)
         if note.job_id is not None:
-            check(Rule.NOTIFY, "notifications() after job_cancel → job_id", expected=claimed.id, got=note.job_id)
+            check(
+                Rule.NOTIFY,
+                "notifications() after job_cancel → job_id",
+                expected=claimed.id,
+                got=note.job_id,
+            )
 
     @requires(Capability.NOTIFY)
     @store_test
-    async def test_delete_of_a_running_job_produces_a_cancelled_notification(self, s: Session) -> None:
+    async def test_delete_of_a_running_job_produces_a_cancelled_notification(
+        self, s: Session
+    ) -> None:
         iterator = aiter(s.store.notifications())
         await _next_while(iterator, _poke(s))
         claimed = await s.running()
         await s.store.job_delete(claimed.id)
         note = await _until_kind(iterator, NotificationKind.CANCELLED)
         if note.job_id is not None:
-            check(Rule.NOTIFY, "notifications() after job_delete → job_id", expected=claimed.id, got=note.job_id)
+            check(
+                Rule.NOTIFY,
+                "notifications() after job_delete → job_id",
+                expected=claimed.id,
+                got=note.job_id,
+            )
 
     @requires(Capability.NOTIFY)
     @store_test
@@ -115,7 +138,9 @@ class NotifyTests:
 
     @requires_absent(Capability.NOTIFY)
     @store_test
-    async def test_notifications_without_the_capability_raise_not_supported(self, s: Session) -> None:
+    async def test_notifications_without_the_capability_raise_not_supported(
+        self, s: Session
+    ) -> None:
         with pytest.raises(NotSupported):
             await anext(aiter(s.store.notifications()))
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from burrow_tasks.errors import InvalidJobStatus, JobNotFound
-from burrow_tasks.types import JobStatus
 
 from burrow_conformance._assertions import Rule, check, check_fields
 from burrow_conformance._harness import Session, store_test
+from burrow_tasks.errors import InvalidJobStatus, JobNotFound
+from burrow_tasks.types import JobStatus
 
 __all__ = ["OperatorTests"]
 
@@ -49,10 +49,20 @@ class OperatorTests:
         job_id = await s.failed(retry_in=3600)
         await s.store.job_retry(job_id, now=s.at(5))
         check_fields(
-            Rule.OPERATOR, "job_retry of a failed job", await s.get(job_id),
-            status=JobStatus.PENDING, run_at=s.at(5), attempts=0, last_error=None,
+            Rule.OPERATOR,
+            "job_retry of a failed job",
+            await s.get(job_id),
+            status=JobStatus.PENDING,
+            run_at=s.at(5),
+            attempts=0,
+            last_error=None,
         )
-        check(Rule.OPERATOR, "jobs_claim after job_retry", expected=[job_id], got=await s.claim_ids(now=s.at(5)))
+        check(
+            Rule.OPERATOR,
+            "jobs_claim after job_retry",
+            expected=[job_id],
+            got=await s.claim_ids(now=s.at(5)),
+        )
 
     @store_test
     async def test_retry_of_a_cancelled_job_clears_cancelled(self, s: Session) -> None:
@@ -60,8 +70,12 @@ class OperatorTests:
         await s.store.job_cancel(job_id, now=s.now)
         await s.store.job_retry(job_id, now=s.at(1))
         check_fields(
-            Rule.OPERATOR, "job_retry of a cancelled job", await s.get(job_id),
-            status=JobStatus.PENDING, cancelled=False, failed_at=None,
+            Rule.OPERATOR,
+            "job_retry of a cancelled job",
+            await s.get(job_id),
+            status=JobStatus.PENDING,
+            cancelled=False,
+            failed_at=None,
         )
 
     @store_test
@@ -75,7 +89,12 @@ class OperatorTests:
             before = await s.get(job_id)
             with pytest.raises(InvalidJobStatus):
                 await s.store.job_retry(job_id, now=s.at(1))
-            check(Rule.OPERATOR, f"job_retry of a {status.value} job (refused)", expected=before, got=await s.get(job_id))
+            check(
+                Rule.OPERATOR,
+                f"job_retry of a {status.value} job (refused)",
+                expected=before,
+                got=await s.get(job_id),
+            )
 
     @store_test
     async def test_retry_of_an_unknown_job_raises_job_not_found(self, s: Session) -> None:
@@ -100,7 +119,12 @@ class OperatorTests:
             attempts=0,
             lease=None,
         )
-        check(Rule.OPERATOR, "jobs_claim after job_cancel", expected=[], got=await s.claim_ids(now=s.at(60)))
+        check(
+            Rule.OPERATOR,
+            "jobs_claim after job_cancel",
+            expected=[],
+            got=await s.claim_ids(now=s.at(60)),
+        )
 
     @store_test
     async def test_cancel_of_a_running_job_clears_the_lease(self, s: Session) -> None:
@@ -122,8 +146,12 @@ class OperatorTests:
         job_id = await s.failed()
         await s.store.job_cancel(job_id, now=s.at(2))
         check_fields(
-            Rule.OPERATOR, "job_cancel of a failed job", await s.get(job_id),
-            status=JobStatus.DEAD, cancelled=True, last_error="boom",
+            Rule.OPERATOR,
+            "job_cancel of a failed job",
+            await s.get(job_id),
+            status=JobStatus.DEAD,
+            cancelled=True,
+            last_error="boom",
         )
 
     @store_test
@@ -132,7 +160,12 @@ class OperatorTests:
             before = await s.get(job_id)
             with pytest.raises(InvalidJobStatus):
                 await s.store.job_cancel(job_id, now=s.at(1))
-            check(Rule.OPERATOR, f"job_cancel of a {label} job (refused)", expected=before, got=await s.get(job_id))
+            check(
+                Rule.OPERATOR,
+                f"job_cancel of a {label} job (refused)",
+                expected=before,
+                got=await s.get(job_id),
+            )
 
     @store_test
     async def test_cancel_of_an_unknown_job_raises_job_not_found(self, s: Session) -> None:
@@ -147,8 +180,18 @@ class OperatorTests:
         ids.append(await s.insert())
         for job_id in ids:
             await s.store.job_delete(job_id)
-            check(Rule.OPERATOR, f"job_get({job_id!r}) after job_delete", expected=None, got=await s.store.job_get(job_id))
-        check(Rule.OPERATOR, "jobs_count_by_status after deleting all", expected={}, got=await s.statuses())
+            check(
+                Rule.OPERATOR,
+                f"job_get({job_id!r}) after job_delete",
+                expected=None,
+                got=await s.store.job_get(job_id),
+            )
+        check(
+            Rule.OPERATOR,
+            "jobs_count_by_status after deleting all",
+            expected={},
+            got=await s.statuses(),
+        )
 
     @store_test
     async def test_delete_of_an_unknown_job_raises_job_not_found(self, s: Session) -> None:

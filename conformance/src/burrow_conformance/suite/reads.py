@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from burrow_tasks.errors import JobNotFound
-from burrow_tasks.jobs import FinishedMinute
-from burrow_tasks.types import JobStatus
 
 from burrow_conformance._assertions import Rule, check
 from burrow_conformance._harness import Session, store_test
+from burrow_tasks.errors import JobNotFound
+from burrow_tasks.jobs import FinishedMinute
+from burrow_tasks.types import JobId, JobStatus
 
 __all__ = ["ReadTests"]
 
@@ -18,7 +20,12 @@ class ReadTests:
 
     @store_test
     async def test_job_get_of_an_unknown_id_returns_none(self, s: Session) -> None:
-        check(Rule.READS, "job_get('no-such-job')", expected=None, got=await s.store.job_get("no-such-job"))
+        check(
+            Rule.READS,
+            "job_get('no-such-job')",
+            expected=None,
+            got=await s.store.job_get("no-such-job"),
+        )
 
     # --- jobs_list ----------------------------------------------------------------------------
 
@@ -28,10 +35,17 @@ class ReadTests:
         newest = await s.insert(now=s.at(20))
         middle = await s.insert(now=s.at(10))
         jobs, total = await s.store.jobs_list()
-        check(Rule.READS, "jobs_list() order", expected=([newest, middle, oldest], 3), got=([j.id for j in jobs], total))
+        check(
+            Rule.READS,
+            "jobs_list() order",
+            expected=([newest, middle, oldest], 3),
+            got=([j.id for j in jobs], total),
+        )
 
     @store_test
-    async def test_jobs_list_breaks_created_at_ties_by_enqueue_order_descending(self, s: Session) -> None:
+    async def test_jobs_list_breaks_created_at_ties_by_enqueue_order_descending(
+        self, s: Session
+    ) -> None:
         ids = await s.store.jobs_insert([s.new_job() for _ in range(4)], now=s.now)
         jobs, _ = await s.store.jobs_list()
         check(Rule.READS, "jobs_list() of one batch", expected=ids[::-1], got=[j.id for j in jobs])
@@ -41,18 +55,33 @@ class ReadTests:
         ids = [await s.insert(now=s.at(n)) for n in range(7)]
         newest_first = ids[::-1]
         jobs, total = await s.store.jobs_list(offset=2, limit=3)
-        check(Rule.READS, "jobs_list(offset=2, limit=3)", expected=(newest_first[2:5], 7), got=([j.id for j in jobs], total))
+        check(
+            Rule.READS,
+            "jobs_list(offset=2, limit=3)",
+            expected=(newest_first[2:5], 7),
+            got=([j.id for j in jobs], total),
+        )
         jobs, total = await s.store.jobs_list(offset=6, limit=3)
-        check(Rule.READS, "jobs_list(offset=6, limit=3)", expected=(newest_first[6:], 7), got=([j.id for j in jobs], total))
+        check(
+            Rule.READS,
+            "jobs_list(offset=6, limit=3)",
+            expected=(newest_first[6:], 7),
+            got=([j.id for j in jobs], total),
+        )
         jobs, total = await s.store.jobs_list(offset=10, limit=3)
-        check(Rule.READS, "jobs_list(offset past the end)", expected=([], 7), got=([j.id for j in jobs], total))
+        check(
+            Rule.READS,
+            "jobs_list(offset past the end)",
+            expected=([], 7),
+            got=([j.id for j in jobs], total),
+        )
 
     @store_test
     async def test_jobs_list_filters_by_status_and_type(self, s: Session) -> None:
         email_dead = await s.dead()
         email_pending = await s.insert("email")
         report_pending = await s.insert("report")
-        cases = [
+        cases: list[tuple[dict[str, Any], list[JobId]]] = [
             ({"status": JobStatus.PENDING}, [report_pending, email_pending]),
             ({"type": "email"}, [email_pending, email_dead]),
             ({"status": JobStatus.DEAD, "type": "email"}, [email_dead]),
@@ -60,7 +89,7 @@ class ReadTests:
             ({"type": "thumbnail"}, []),
         ]
         for filters, expected in cases:
-            jobs, total = await s.store.jobs_list(**filters)  # type: ignore[arg-type]
+            jobs, total = await s.store.jobs_list(**filters)
             check(
                 Rule.READS,
                 f"jobs_list({', '.join(f'{k}={v!r}' for k, v in filters.items())})",
@@ -74,7 +103,9 @@ class ReadTests:
             await s.insert("email")
         await s.insert("report")
         jobs, total = await s.store.jobs_list(type="email", limit=2)
-        check(Rule.READS, "jobs_list(type='email', limit=2)", expected=(2, 5), got=(len(jobs), total))
+        check(
+            Rule.READS, "jobs_list(type='email', limit=2)", expected=(2, 5), got=(len(jobs), total)
+        )
 
     @store_test
     async def test_jobs_list_returns_the_same_records_as_job_get(self, s: Session) -> None:
@@ -82,7 +113,12 @@ class ReadTests:
         jobs, _ = await s.store.jobs_list()
         by_id = {job.id: job for job in jobs}
         for job_id in ids:
-            check(Rule.READS, f"jobs_list vs job_get({job_id!r})", expected=await s.get(job_id), got=by_id.get(job_id))
+            check(
+                Rule.READS,
+                f"jobs_list vs job_get({job_id!r})",
+                expected=await s.get(job_id),
+                got=by_id.get(job_id),
+            )
 
     # --- counts -------------------------------------------------------------------------
 
@@ -144,10 +180,17 @@ class ReadTests:
     async def test_jobs_types_are_distinct_and_sorted(self, s: Session) -> None:
         for type_name in ("thumbnail", "email", "report", "email"):
             await s.insert(type_name)
-        check(Rule.READS, "jobs_types()", expected=["email", "report", "thumbnail"], got=await s.store.jobs_types())
+        check(
+            Rule.READS,
+            "jobs_types()",
+            expected=["email", "report", "thumbnail"],
+            got=await s.store.jobs_types(),
+        )
 
     @store_test
-    async def test_finished_per_minute_counts_completed_and_dead_by_minute(self, s: Session) -> None:
+    async def test_finished_per_minute_counts_completed_and_dead_by_minute(
+        self, s: Session
+    ) -> None:
         minute = s.now.replace(second=0, microsecond=0)
         s.now = minute.replace(second=5)
         await s.completed()
@@ -164,13 +207,19 @@ class ReadTests:
             "jobs_finished_per_minute()",
             expected=[
                 FinishedMinute(minute=minute, completed=2, dead=1),
-                FinishedMinute(minute=minute.replace(minute=minute.minute + 2), completed=1, dead=0),
+                FinishedMinute(
+                    minute=minute.replace(minute=minute.minute + 2), completed=1, dead=0
+                ),
             ],
             got=got,
         )
 
     @store_test
-    async def test_finished_per_minute_leaves_out_jobs_finished_before_since(self, s: Session) -> None:
+    async def test_finished_per_minute_leaves_out_jobs_finished_before_since(
+        self, s: Session
+    ) -> None:
         await s.completed()
         got = await s.store.jobs_finished_per_minute(since=s.at(3600), now=s.at(7200))
-        check(Rule.READS, "jobs_finished_per_minute(since after every finish)", expected=[], got=got)
+        check(
+            Rule.READS, "jobs_finished_per_minute(since after every finish)", expected=[], got=got
+        )

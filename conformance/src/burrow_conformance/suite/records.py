@@ -6,10 +6,9 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
-from burrow_tasks.jobs import Job
-
 from burrow_conformance._assertions import Rule, check, violation
 from burrow_conformance._harness import Session, store_test
+from burrow_tasks.jobs import Job
 
 __all__ = ["RecordTests"]
 
@@ -64,34 +63,61 @@ class RecordTests:
             value: datetime = getattr(claimed, name)
             if value.utcoffset() != timedelta(0):
                 violation(Rule.TIME, "jobs_claim", f"ClaimedJob.{name} is {value!r}: not aware UTC")
-        check(Rule.TIME, "jobs_claim", expected=(s.at(-0.5), s.now), got=(claimed.run_at, claimed.created_at))
+        check(
+            Rule.TIME,
+            "jobs_claim",
+            expected=(s.at(-0.5), s.now),
+            got=(claimed.run_at, claimed.created_at),
+        )
 
     @store_test
     async def test_far_apart_times_keep_their_order(self, s: Session) -> None:
         early = await s.insert(run_at=datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
         late = await s.insert(run_at=datetime(2000, 1, 1, tzinfo=UTC))
-        check(Rule.CLAIM_ORDER, "jobs_claim by run_at across a year boundary", expected=[early, late], got=await s.claim_ids())
+        check(
+            Rule.CLAIM_ORDER,
+            "jobs_claim by run_at across a year boundary",
+            expected=[early, late],
+            got=await s.claim_ids(),
+        )
 
     @store_test
     async def test_payload_is_kept_byte_for_byte(self, s: Session) -> None:
         for payload in TRICKY_PAYLOADS:
             job_id = await s.insert(payload=payload)
-            check(Rule.PAYLOAD, f"jobs_insert(payload={payload!r}) → job_get", expected=payload, got=(await s.get(job_id)).payload)
+            check(
+                Rule.PAYLOAD,
+                f"jobs_insert(payload={payload!r}) → job_get",
+                expected=payload,
+                got=(await s.get(job_id)).payload,
+            )
 
     @store_test
     async def test_claimed_payload_is_kept_byte_for_byte(self, s: Session) -> None:
         payload = TRICKY_PAYLOADS[0]
         await s.insert(payload=payload)
         [claimed] = await s.claim(1)
-        check(Rule.PAYLOAD, "jobs_claim → ClaimedJob.payload", expected=payload, got=claimed.payload)
+        check(
+            Rule.PAYLOAD, "jobs_claim → ClaimedJob.payload", expected=payload, got=claimed.payload
+        )
 
     @store_test
     async def test_result_is_kept_byte_for_byte(self, s: Session) -> None:
         for result in TRICKY_PAYLOADS:
             job_id = await s.completed(result=result)
-            check(Rule.PAYLOAD, f"job_complete(result={result!r}) → job_get", expected=result, got=(await s.get(job_id)).result)
+            check(
+                Rule.PAYLOAD,
+                f"job_complete(result={result!r}) → job_get",
+                expected=result,
+                got=(await s.get(job_id)).result,
+            )
 
     @store_test
     async def test_a_null_result_stays_null(self, s: Session) -> None:
         job_id = await s.completed(result=None)
-        check(Rule.PAYLOAD, "job_complete(result=None) → job_get", expected=None, got=(await s.get(job_id)).result)
+        check(
+            Rule.PAYLOAD,
+            "job_complete(result=None) → job_get",
+            expected=None,
+            got=(await s.get(job_id)).result,
+        )

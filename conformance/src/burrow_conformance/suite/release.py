@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from burrow_tasks.store import SHUTDOWN_ERROR_CLASS, SHUTDOWN_MESSAGE
-from burrow_tasks.types import JobStatus
-
 from burrow_conformance._assertions import Rule, check, check_fields
 from burrow_conformance._harness import Session, store_test
+from burrow_tasks.store import SHUTDOWN_ERROR_CLASS, SHUTDOWN_MESSAGE
+from burrow_tasks.types import JobStatus
 
 __all__ = ["ReleaseTests"]
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from burrow_tasks.store import LEASE_EXPIRED_ERROR_CLASS, lease_expired_message
-from burrow_tasks.types import JobStatus
-
 from burrow_conformance._assertions import Rule, check, check_fields
 from burrow_conformance._harness import Session, store_test
+from burrow_tasks.store import LEASE_EXPIRED_ERROR_CLASS, lease_expired_message
+from burrow_tasks.types import JobStatus
 
 __all__ = ["RescueTests"]
 
@@ -57,7 +56,9 @@ class RescueTests:
         claimed = await s.running()
         await s.store.job_heartbeat(claimed.id, claimed.lease, now=s.at(300))
         rescued = await s.store.jobs_rescue(stale_before=s.at(200), now=s.at(600))
-        check(Rule.RESCUE, "jobs_rescue(stale_before before the heartbeat)", expected=[], got=rescued)
+        check(
+            Rule.RESCUE, "jobs_rescue(stale_before before the heartbeat)", expected=[], got=rescued
+        )
         check_fields(
             Rule.RESCUE,
             "jobs_rescue",
@@ -100,4 +101,9 @@ class RescueTests:
         await s.store.jobs_rescue(stale_before=s.at(1), now=s.at(1))
         ok = await s.store.job_complete(claimed.id, claimed.lease, result=None, now=s.at(2))
         check(Rule.LEASE_GUARD, "job_complete after jobs_rescue", expected=False, got=ok)
-        check_fields(Rule.LEASE_GUARD, "job_complete after rescue", await s.get(claimed.id), status=JobStatus.PENDING)
+        check_fields(
+            Rule.LEASE_GUARD,
+            "job_complete after rescue",
+            await s.get(claimed.id),
+            status=JobStatus.PENDING,
+        )

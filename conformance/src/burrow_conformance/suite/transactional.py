@@ -9,12 +9,12 @@ same database and yields its ``TransactionControl`` (``using``, ``commit()``,
 from __future__ import annotations
 
 import pytest
-from burrow_tasks.errors import NotSupported
-from burrow_tasks.types import Capability, JobStatus
 
 from burrow_conformance._assertions import Rule, check, check_fields, violation
 from burrow_conformance._harness import Session, TransactionFactory, store_test
 from burrow_conformance.requirements import requires, requires_absent
+from burrow_tasks.errors import NotSupported
+from burrow_tasks.types import Capability, JobStatus
 
 __all__ = ["TransactionalEnqueueTests"]
 
@@ -39,8 +39,18 @@ class TransactionalEnqueueTests:
         async with _transaction(s)(s.store) as tx:
             [job_id] = await s.store.jobs_insert([s.new_job()], now=s.now, using=tx.using)
             await tx.commit()
-        check_fields(Rule.TRANSACTIONAL, "jobs_insert(using=tx) then commit", await s.store.job_get(job_id), status=JobStatus.PENDING)
-        check(Rule.TRANSACTIONAL, "jobs_claim after commit", expected=[job_id], got=await s.claim_ids())
+        check_fields(
+            Rule.TRANSACTIONAL,
+            "jobs_insert(using=tx) then commit",
+            await s.store.job_get(job_id),
+            status=JobStatus.PENDING,
+        )
+        check(
+            Rule.TRANSACTIONAL,
+            "jobs_claim after commit",
+            expected=[job_id],
+            got=await s.claim_ids(),
+        )
 
     @requires(Capability.TRANSACTIONAL_ENQUEUE)
     @store_test
@@ -49,7 +59,12 @@ class TransactionalEnqueueTests:
             [job_id] = await s.store.jobs_insert([s.new_job()], now=s.now, using=tx.using)
             # reads only: a claim would wait for the app's write lock on some databases
             seen = (await s.store.job_get(job_id), await s.statuses())
-            check(Rule.TRANSACTIONAL, "job_get/jobs_count_by_status before the app commits", expected=(None, {}), got=seen)
+            check(
+                Rule.TRANSACTIONAL,
+                "job_get/jobs_count_by_status before the app commits",
+                expected=(None, {}),
+                got=seen,
+            )
             await tx.commit()
 
     @requires(Capability.TRANSACTIONAL_ENQUEUE)
@@ -58,12 +73,29 @@ class TransactionalEnqueueTests:
         async with _transaction(s)(s.store) as tx:
             ids = await s.store.jobs_insert([s.new_job(), s.new_job()], now=s.now, using=tx.using)
             await tx.rollback()
-        check(Rule.TRANSACTIONAL, "job_get after rollback", expected=None, got=await s.store.job_get(ids[0]))
-        check(Rule.TRANSACTIONAL, "jobs_count_by_status after rollback", expected={}, got=await s.statuses())
+        check(
+            Rule.TRANSACTIONAL,
+            "job_get after rollback",
+            expected=None,
+            got=await s.store.job_get(ids[0]),
+        )
+        check(
+            Rule.TRANSACTIONAL,
+            "jobs_count_by_status after rollback",
+            expected={},
+            got=await s.statuses(),
+        )
 
     @requires_absent(Capability.TRANSACTIONAL_ENQUEUE)
     @store_test
-    async def test_insert_using_without_the_capability_raises_not_supported(self, s: Session) -> None:
+    async def test_insert_using_without_the_capability_raises_not_supported(
+        self, s: Session
+    ) -> None:
         with pytest.raises(NotSupported):
             await s.store.jobs_insert([s.new_job()], now=s.now, using=object())
-        check(Rule.TRANSACTIONAL, "a refused jobs_insert(using=...)", expected={}, got=await s.statuses())
+        check(
+            Rule.TRANSACTIONAL,
+            "a refused jobs_insert(using=...)",
+            expected={},
+            got=await s.statuses(),
+        )

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from burrow_tasks.jobs import WorkerInfo, WorkerRecord, WorkerState
-
 from burrow_conformance._assertions import Rule, check
 from burrow_conformance._harness import T0, Session, store_test
+from burrow_tasks.jobs import WorkerInfo, WorkerRecord, WorkerState
 
 __all__ = ["WorkerTests"]
 
@@ -33,7 +32,12 @@ class WorkerTests:
     async def test_worker_beat_is_listed_with_its_info(self, s: Session) -> None:
         await s.store.worker_beat(POOL, now=s.at(1))
         got = await s.store.workers_list(seen_since=s.at(0))
-        check(Rule.WORKERS, "workers_list after worker_beat", expected=[WorkerRecord(POOL, s.at(1))], got=got)
+        check(
+            Rule.WORKERS,
+            "workers_list after worker_beat",
+            expected=[WorkerRecord(POOL, s.at(1))],
+            got=got,
+        )
 
     @store_test
     async def test_worker_beat_replaces_the_previous_info(self, s: Session) -> None:
@@ -41,7 +45,12 @@ class WorkerTests:
         stopped = replace(POOL, state=WorkerState.STOPPED, in_flight=0)
         await s.store.worker_beat(stopped, now=s.at(2))
         got = await s.store.workers_list(seen_since=s.at(0))
-        check(Rule.WORKERS, "workers_list after two beats", expected=[WorkerRecord(stopped, s.at(2))], got=got)
+        check(
+            Rule.WORKERS,
+            "workers_list after two beats",
+            expected=[WorkerRecord(stopped, s.at(2))],
+            got=got,
+        )
 
     @store_test
     async def test_workers_list_leaves_out_pools_not_seen_since(self, s: Session) -> None:
@@ -49,7 +58,12 @@ class WorkerTests:
         await s.store.worker_beat(old, now=s.at(0))
         await s.store.worker_beat(POOL, now=s.at(60))
         got = await s.store.workers_list(seen_since=s.at(60))
-        check(Rule.WORKERS, "workers_list(seen_since == the newer beat)", expected=[WorkerRecord(POOL, s.at(60))], got=got)
+        check(
+            Rule.WORKERS,
+            "workers_list(seen_since == the newer beat)",
+            expected=[WorkerRecord(POOL, s.at(60))],
+            got=got,
+        )
 
     @store_test
     async def test_workers_list_is_ordered_by_id(self, s: Session) -> None:
