@@ -50,7 +50,7 @@ class SqliteExampleStore:
 
     def __init__(self, path: str, *, busy_timeout: float = 30.0) -> None:
         self.path, self.busy_timeout = path, busy_timeout
-        with closing(sqlite3.connect(path, busy_timeout, isolation_level=None)) as db:
+        with closing(sqlite3.connect(path, timeout=busy_timeout)) as db:
             # WAL, kept in the file, lets readers run beside the writer; a :memory: db refuses it.
             if db.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
                 raise ValueError(f"SqliteExampleStore needs a database file, got {path!r}")
@@ -63,8 +63,8 @@ class SqliteExampleStore:
     @contextmanager
     def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
         """One transaction on a new connection; ``with db`` commits it or rolls it back."""
-        with closing(sqlite3.connect(self.path, self.busy_timeout, isolation_level=None)) as db, db:
-            db.row_factory = sqlite3.Row
+        with closing(sqlite3.connect(self.path, timeout=self.busy_timeout)) as db, db:
+            db.row_factory, db.isolation_level = sqlite3.Row, None  # None: we say BEGIN ourselves
             db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; no fsync per commit
             db.execute(begin)
             yield db
