@@ -13,14 +13,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite as sq
-from sqlalchemy.sql.dml import Delete, Insert, ReturningDelete, Update
+from sqlalchemy.sql.dml import Delete, Insert, ReturningDelete, ReturningUpdate, Update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
 from burrow_jobs_sql.schema import CLAIMABLE_SQL, UTCDateTime, jobs, workers
 from burrow_tasks.store import LEASE_EXPIRED_ERROR_CLASS, SHUTDOWN_ERROR_CLASS
 
-__all__ = ["CLAIM_COLUMNS", "Statements", "build_statements"]
+__all__ = ["CLAIM_COLUMNS", "Statements", "build_claim", "build_statements"]
 
 CLAIM_COLUMNS = (
     jobs.c.id,
@@ -45,7 +45,6 @@ _claimable = sa.text(CLAIMABLE_SQL)
 class Statements:
     insert: Insert
     insert_many: Insert
-    claim: Update
     heartbeat: Update
     complete: Update
     fail_retry: Update
@@ -75,38 +74,6 @@ def _minute_of(column: sa.ColumnElement[object], dialect: str) -> ColumnElement[
 
 def build_statements(dialect: str) -> Statements:
     postgres = dialect == "postgresql"
-    if postgres:
-        type_filter: ColumnElement[bool] = jobs.c.type == sa.any_(
-            sa.bindparam("types", type_=pg.ARRAY(sa.String()))
-        )
-        fresh_lease: ColumnElement[object] = sa.func.gen_random_uuid()
-    else:
-        type_filter = jobs.c.type.in_(sa.bindparam("types", expanding=True))
-        # 128 random bits in the 32-hex-digit form SQLAlchemy's Uuid uses on SQLite.
-        fresh_lease = sa.func.lower(sa.func.hex(sa.func.randomblob(16)))
-
-    claimable_ids = (
-        sa.select(jobs.c.id)
-        .where(_claimable, jobs.c.run_at <= _now, type_filter)
-        .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
-        .limit(sa.bindparam("limit", type_=sa.Integer()))
-    )
-    if postgres:
-        claimable_ids = claimable_ids.with_for_update(skip_locked=True)
-    claim = (
-        sa.update(jobs)
-        .where(jobs.c.id.in_(claimable_ids.scalar_subquery()))
-        .values(
-            status="running",
-            attempts=jobs.c.attempts + 1,
-            last_attempted_at=_now,
-            heartbeat_at=_now,
-            updated_at=_now,
-            lease=fresh_lease,
-        )
-        .returning(*CLAIM_COLUMNS)
-    )
-
     held = sa.and_(jobs.c.id == _id, _is_running, jobs.c.lease == _lease)
     has_attempts_left = jobs.c.attempts < jobs.c.max_retries
 
@@ -159,7 +126,6 @@ def build_statements(dialect: str) -> Statements:
     return Statements(
         insert=sa.insert(jobs).returning(jobs.c.id),
         insert_many=sa.insert(jobs).returning(jobs.c.id, sort_by_parameter_order=True),
-        claim=claim,
         heartbeat=sa.update(jobs).where(held).values(heartbeat_at=_now, updated_at=_now),
         complete=sa.update(jobs)
         .where(held)
@@ -215,4 +181,45 @@ def build_statements(dialect: str) -> Statements:
         worker_upsert=worker_upsert,
         finished_minute=_minute_of(jobs.c.completed_at, dialect),
         finished_minute_dead=_minute_of(jobs.c.failed_at, dialect),
+    )
+
+
+def build_claim(dialect: str, limit: int) -> ReturningUpdate[Any]:
+    """The claim of up to ``limit`` jobs: one statement, one round trip.
+
+    ``limit`` is rendered as a literal, not a bound parameter: with a bound LIMIT,
+    PostgreSQL's generic prepared plan (psycopg prepares after five runs) cannot tell that
+    few rows come back and switches to a sequential scan of the whole table (194 ms on
+    1,000,000 rows instead of 0.9 ms). Callers cache one statement per limit.
+    """
+    postgres = dialect == "postgresql"
+    if postgres:
+        type_filter: ColumnElement[bool] = jobs.c.type == sa.any_(
+            sa.bindparam("types", type_=pg.ARRAY(sa.String()))
+        )
+        fresh_lease: ColumnElement[object] = sa.func.gen_random_uuid()
+    else:
+        type_filter = jobs.c.type.in_(sa.bindparam("types", expanding=True))
+        # 128 random bits in the 32-hex-digit form SQLAlchemy's Uuid uses on SQLite.
+        fresh_lease = sa.func.lower(sa.func.hex(sa.func.randomblob(16)))
+    claimable_ids = (
+        sa.select(jobs.c.id)
+        .where(_claimable, jobs.c.run_at <= _now, type_filter)
+        .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
+        .limit(sa.literal_column(str(int(limit))))
+    )
+    if postgres:
+        claimable_ids = claimable_ids.with_for_update(skip_locked=True)
+    return (
+        sa.update(jobs)
+        .where(jobs.c.id.in_(claimable_ids.scalar_subquery()))
+        .values(
+            status="running",
+            attempts=jobs.c.attempts + 1,
+            last_attempted_at=_now,
+            heartbeat_at=_now,
+            updated_at=_now,
+            lease=fresh_lease,
+        )
+        .returning(*CLAIM_COLUMNS)
     )

@@ -27,7 +27,7 @@ from burrow_jobs_sql.errors import StoreOpenError
 from burrow_jobs_sql.migrate import prepare_schema
 from burrow_jobs_sql.runner import Runner
 from burrow_jobs_sql.schema import CLAIMABLE_SQL, NOTIFY_CHANNEL_PREFIX, jobs, workers
-from burrow_jobs_sql.statements import Statements, build_statements
+from burrow_jobs_sql.statements import Statements, build_claim, build_statements
 from burrow_tasks.errors import InvalidJobStatus, JobNotFound, PayloadError
 from burrow_tasks.jobs import (
     ClaimedJob,
@@ -179,6 +179,7 @@ class SQLStore:
         self._owns_engine = owns_engine
         self._postgres = dialect == "postgresql"
         self._sql = _statements(dialect)
+        self._claims: dict[int, Any] = {}
         self._run = Runner(self._engine, threads)
         self._broadcaster = notify.Broadcaster()
         self._source: asyncio.Task[None] | None = None
@@ -388,8 +389,11 @@ class SQLStore:
         type_list = list(types)
         if not type_list:
             return []
-        params = {"now": now, "limit": limit, "types": type_list}
-        rows = await self._run(lambda c: list(c.execute(self._sql.claim, params)))
+        claim = self._claims.get(limit)
+        if claim is None:
+            claim = self._claims[limit] = build_claim(self.dialect, limit)
+        params = {"now": now, "types": type_list}
+        rows = await self._run(lambda c: list(c.execute(claim, params)))
         # RETURNING has no order: put the batch back into claim order.
         rows.sort(key=lambda r: (-r[3], r[7], r[0]))
         return [
