@@ -49,12 +49,30 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="PostgreSQL systems W5 runs on (default: floor, burrow and, in a full run, pgqueuer)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where JSON and charts go")
+    parser.add_argument(
+        "--render", type=Path, default=None, help="re-render a saved JSON: tables and chart"
+    )
+    parser.add_argument(
+        "--no-save", action="store_true", help="print the report only; write no JSON or chart"
+    )
     parser.add_argument("--keep-logs", action="store_true", help="keep worker logs and probe files")
     return parser.parse_args(argv)
 
 
+def render(path: Path) -> int:
+    """Print a saved run's report and redraw its chart beside the JSON."""
+    results = Results.from_json(json.loads(path.read_text()))
+    print(report.render(results))
+    suffix = "" if results.meta.get("mode") == "full" else "-quick"
+    (path.parent / f"chart{suffix}.svg").write_text(chart.svg(results))
+    chart.png(results, path.parent / f"chart{suffix}.png")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.render is not None:
+        return render(args.render)
     sizes = QUICK if args.quick else FULL
     if args.repeats:
         if args.repeats < 1:
@@ -93,18 +111,21 @@ def main(argv: list[str] | None = None) -> int:
     meta["load_average_at_end"] = list(os.getloadavg())
     results = Results(meta=meta, records=records)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = started.replace(":", "").replace("-", "")
-    json_path = args.out / f"{mode}-{stamp}.json"
-    json_path.write_text(json.dumps(results.to_json(), indent=1) + "\n")
-    suffix = "" if mode == "full" else "-quick"
-    (args.out / f"chart{suffix}.svg").write_text(chart.svg(results))
-    drew_png = chart.png(results, args.out / f"chart{suffix}.png")
     print(report.render(results))
-    print(
-        f"\nsaved {json_path}, chart{suffix}.svg{' and .png' if drew_png else ''} "
-        f"in {args.out} ({meta['seconds']} s)",
-        file=sys.stderr,
-    )
+    if args.no_save:
+        print(f"\nnothing saved (--no-save); {meta['seconds']} s", file=sys.stderr)
+    else:
+        args.out.mkdir(parents=True, exist_ok=True)
+        stamp = started.replace(":", "").replace("-", "")
+        json_path = args.out / f"{mode}-{stamp}.json"
+        json_path.write_text(json.dumps(results.to_json(), indent=1) + "\n")
+        suffix = "" if mode == "full" else "-quick"
+        (args.out / f"chart{suffix}.svg").write_text(chart.svg(results))
+        drew_png = chart.png(results, args.out / f"chart{suffix}.png")
+        print(
+            f"\nsaved {json_path}, chart{suffix}.svg{' and .png' if drew_png else ''} "
+            f"in {args.out} ({meta['seconds']} s)",
+            file=sys.stderr,
+        )
     failed = [r for r in records if r.status == "error"]
     return 1 if failed else 0

@@ -59,6 +59,21 @@ def _git_commit() -> str:
         return "unknown"
 
 
+def _git_dirty() -> bool:
+    """Whether burrow's packages had uncommitted changes (the run measured those)."""
+    try:
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--", "packages"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return bool(status.strip())
+
+
 def versions() -> dict[str, str]:
     found = {}
     for name in PACKAGES:
@@ -80,5 +95,6 @@ def describe() -> dict[str, Any]:
         "sqlite": sqlite3.sqlite_version,
         "packages": versions(),
         "git_commit": _git_commit(),
+        "packages_uncommitted_changes": _git_dirty(),
         "load_average_at_start": list(os.getloadavg()),
     }
