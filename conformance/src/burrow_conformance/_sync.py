@@ -10,7 +10,7 @@ tests do the same, one runner each.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 __all__ = ["run_sync"]
@@ -22,8 +22,3 @@ def run_sync(body: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run ``body()`` to completion on a new event loop, then close the loop."""
     with asyncio.Runner() as runner:
         return runner.run(body())
-
-
-async def gather_all(awaitables: list[Awaitable[T]]) -> list[T]:
-    """``asyncio.gather`` with a list in, a list out (for typing)."""
-    return list(await asyncio.gather(*awaitables))

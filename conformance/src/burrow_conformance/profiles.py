@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, settings
 
 __all__ = ["ENV_VAR", "PROFILES", "profile_settings", "resolve_profile"]
 
@@ -30,7 +30,6 @@ PROFILES: dict[str, settings] = {
         stateful_step_count=40,
         derandomize=True,
         database=None,
-        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
         **_COMMON,  # type: ignore[arg-type]
     ),
     # nightly / before a release
