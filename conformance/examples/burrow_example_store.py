@@ -52,8 +52,8 @@ class SqliteExampleStore:
         self.path, self.busy_timeout = path, busy_timeout
         with closing(sqlite3.connect(path, timeout=busy_timeout)) as db:
             # WAL, kept in the file, lets readers run beside the writer; a :memory: db refuses it.
-            if db.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
-                raise ValueError(f"SqliteExampleStore needs a database file, got {path!r}")
+            if (mode := db.execute("PRAGMA journal_mode = WAL").fetchone()[0]) != "wal":
+                raise ValueError(f"SqliteExampleStore needs WAL; {path!r} stays in {mode} mode")
             db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
 
     @property
