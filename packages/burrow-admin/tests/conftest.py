@@ -18,7 +18,9 @@ from starlette.testclient import TestClient
 from burrow_admin import create_admin
 from burrow_admin.testing import Seeder
 from burrow_jobs_memory import MemoryStore
+from burrow_jobs_sql import SQLStore
 from burrow_tasks import FakeClock, JobQueue
+from burrow_tasks.store import JobStore
 from burrow_tasks.types import JobId
 
 T = TypeVar("T")
@@ -36,7 +38,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def require_chromium() -> Path:
+@pytest.fixture(scope="session")
+def chromium() -> Path:
     """Chromium's path; skip (or, under CI=true, fail) when Debian's package is missing."""
     if CHROMIUM.exists():
         return CHROMIUM
@@ -51,13 +54,19 @@ def clock() -> FakeClock:
     return FakeClock(START)
 
 
-@pytest.fixture
-def store() -> MemoryStore:
-    return MemoryStore()
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
+    """Every admin test runs on the memory store and on the SQL store (SQLite file)."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    sql_store = SQLStore.from_dsn(f"sqlite:///{tmp_path / 'jobs.db'}")
+    yield sql_store
+    asyncio.run(sql_store.close())
 
 
 @pytest.fixture
-def queue(store: MemoryStore, clock: FakeClock) -> JobQueue:
+def queue(store: JobStore, clock: FakeClock) -> JobQueue:
     return JobQueue(store, clock=clock)
 
 
@@ -70,7 +79,7 @@ def client(queue: JobQueue) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def seed(client: TestClient, store: MemoryStore, clock: FakeClock) -> Seeder:
+def seed(client: TestClient, store: JobStore, clock: FakeClock) -> Seeder:
     portal = client.portal
     assert portal is not None
 
@@ -84,8 +93,8 @@ def seed(client: TestClient, store: MemoryStore, clock: FakeClock) -> Seeder:
 
 
 @pytest.fixture
-def offline_seed(store: MemoryStore, clock: FakeClock) -> Seeder:
-    """A seeder for tests that build their own client (the memory store needs no loop)."""
+def offline_seed(store: JobStore, clock: FakeClock) -> Seeder:
+    """A seeder for tests that build their own client (neither store is bound to a loop)."""
 
     def run(make: Callable[[], Awaitable[Any]]) -> Any:
         async def call() -> Any:

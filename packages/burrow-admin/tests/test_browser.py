@@ -7,14 +7,13 @@ import asyncio
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from burrow_admin.demo import DemoJobs, build_demo_app, seed_demo, serve_in_thread
 from burrow_jobs_memory import MemoryStore
 from burrow_tasks import JobQueue
-
-from .conftest import require_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -50,8 +49,8 @@ def demo() -> Iterator[Demo]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    executable = require_chromium()
+def browser(chromium: Path) -> Iterator[object]:
+    executable = chromium
     with playwright_sync.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
         yield browser
