@@ -23,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from burrow_conformance import StoreFactory, TransactionFactory
 from burrow_jobs_sql import SQLStore
 from burrow_jobs_sql.dsn import to_url
 from burrow_jobs_sql.migrate import upgrade
@@ -171,7 +172,7 @@ async def store(database: Database) -> AsyncIterator[SQLStore]:
 
 
 @pytest.fixture
-def burrow_store(database: Database):  # type: ignore[no-untyped-def]
+def burrow_store(database: Database) -> StoreFactory:
     """A new, empty store per call: the rows of the migrated database are deleted first."""
 
     async def new_store() -> JobStore:
@@ -210,7 +211,7 @@ class ConnectionTransaction:
 
 
 @pytest.fixture
-def burrow_transaction():  # type: ignore[no-untyped-def]
+def burrow_transaction() -> TransactionFactory:
     """A transaction on the app's (sync) SQLAlchemy connection to the store's database."""
 
     @asynccontextmanager
