@@ -147,10 +147,13 @@ def sql(session: nox.Session, db: str) -> None:
     if db == "postgres" and session.python != HEAVY_PYTHON:
         session.skip("the PostgreSQL leg runs on Python 3.12 only")
     install_local(session, "burrow-jobs-sql", "burrow-conformance")
+    # the cross-process claim test at full size (4 processes x 10,000 jobs) on the heavy leg
+    scale = ["--burrow-claim-jobs=10000"] if session.python == HEAVY_PYTHON else []
     session.run(
         "pytest",
         "packages/burrow-jobs-sql/tests",
         f"--burrow-db={db}",
+        *scale,
         *session.posargs,
         env={"BURROW_HYPOTHESIS_PROFILE": hypothesis_profile(session)},
     )

@@ -64,6 +64,13 @@ class InsertTests:
         check(Rule.BATCH, "a refused jobs_insert", expected={}, got=await s.statuses())
 
     @store_test
+    async def test_insert_refuses_nan_and_infinity_which_json_lacks(self, s: Session) -> None:
+        for payload in ('{"x": NaN}', "Infinity", "[-Infinity]"):
+            with pytest.raises(PayloadError):
+                await s.store.jobs_insert([s.new_job(payload=payload)], now=s.now)
+        check(Rule.BATCH, "refused jobs_insert calls", expected={}, got=await s.statuses())
+
+    @store_test
     async def test_insert_accepts_extreme_priorities(self, s: Session) -> None:
         low = await s.insert(priority=-(2**31))
         high = await s.insert(priority=2**31 - 1)

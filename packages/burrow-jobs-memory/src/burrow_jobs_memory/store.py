@@ -9,7 +9,6 @@ invalidated lazily by a per-row ticket instead of being removed.
 from __future__ import annotations
 
 import heapq
-import json
 import threading
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterator, Sequence
@@ -18,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from burrow_jobs_memory.notify import Broadcaster
-from burrow_tasks.errors import InvalidJobStatus, JobNotFound, NotSupported, PayloadError
+from burrow_tasks.errors import InvalidJobStatus, JobNotFound, NotSupported
 from burrow_tasks.jobs import (
     ClaimedJob,
     FinishedMinute,
@@ -38,6 +37,7 @@ from burrow_tasks.store import (
     SHUTDOWN_MESSAGE,
     lease_expired_message,
 )
+from burrow_tasks.store_checks import check_new_jobs, check_page
 from burrow_tasks.types import CLAIMABLE_STATUSES, Capability, JobId, JobStatus, Lease
 
 __all__ = ["MemoryStore"]
@@ -108,8 +108,7 @@ class MemoryStore:
     ) -> list[JobId]:
         if using is not None:
             raise NotSupported("MemoryStore has no transactional enqueue: pass using=None")
-        for index, new in enumerate(jobs):
-            _require_json(new.payload, index)
+        check_new_jobs(jobs)
         if not jobs:
             return []
         with self._lock:
@@ -308,8 +307,7 @@ class MemoryStore:
         offset: int = 0,
         limit: int = 20,
     ) -> tuple[list[Job], int]:
-        if offset < 0 or limit < 0:
-            raise ValueError(f"jobs_list needs offset >= 0 and limit >= 0, got {offset}, {limit}")
+        check_page(offset, limit)
         with self._lock:
             matching = [
                 row
@@ -449,15 +447,6 @@ class MemoryStore:
         row.error_class = error_class
         row.error_traceback = None
         return False
-
-
-def _require_json(payload: str, index: int) -> None:
-    if not isinstance(payload, str):
-        raise PayloadError(f"job {index}: payload must be JSON text (str), got {type(payload)}")
-    try:
-        json.loads(payload)
-    except ValueError as error:
-        raise PayloadError(f"job {index}: payload is not valid JSON text: {error}") from None
 
 
 def _count_minute(

@@ -1,0 +1,43 @@
+"""Argument checks every store makes the same way, so backends agree on what they refuse.
+
+A store may call these; the conformance suite holds every store to the behaviour they
+implement, whether it uses them or not.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import NoReturn
+
+from burrow_tasks.errors import PayloadError
+from burrow_tasks.jobs import NewJob
+
+__all__ = ["check_new_jobs", "check_page", "require_json_text"]
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    # json.loads accepts NaN and Infinity; JSON text does not.
+    raise ValueError(f"{name} is not JSON")
+
+
+def require_json_text(payload: object, index: int) -> None:
+    """Raise ``PayloadError`` naming job ``index`` unless ``payload`` is valid JSON text."""
+    if not isinstance(payload, str):
+        raise PayloadError(f"payload of job {index} is {type(payload).__name__}, not JSON text")
+    try:
+        json.loads(payload, parse_constant=_refuse_constant)
+    except ValueError as error:
+        raise PayloadError(f"payload of job {index} is not valid JSON text: {error}") from None
+
+
+def check_new_jobs(jobs: Sequence[NewJob]) -> None:
+    """Check every row of a ``jobs_insert`` before anything is written (rule 5)."""
+    for index, job in enumerate(jobs):
+        require_json_text(job.payload, index)
+
+
+def check_page(offset: int, limit: int) -> None:
+    """``jobs_list`` pages start at offset >= 0 and hold limit >= 0 jobs."""
+    if offset < 0 or limit < 0:
+        raise ValueError(f"jobs_list needs offset >= 0 and limit >= 0, got {offset}, {limit}")
