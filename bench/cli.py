@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import chart, machine, report, runner, systems
-from bench.records import Results
+from bench.records import Record, Results
 from bench.settings import FULL, QUICK
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -100,8 +100,16 @@ def main(argv: list[str] | None = None) -> int:
         "only ratios measured in the same run are meaningful",
     }
     begin = time.monotonic()
+    stamp = started.replace(":", "").replace("-", "")
+    partial = args.out / f"{mode}-{stamp}.partial.json"
+
+    def checkpoint(so_far: list[Record]) -> None:
+        if not args.no_save:
+            args.out.mkdir(parents=True, exist_ok=True)
+            partial.write_text(json.dumps(Results(meta, so_far).to_json(), indent=1) + "\n")
+
     try:
-        records = runner.run(names, sizes, log_dir, scale, workloads)
+        records = runner.run(names, sizes, log_dir, scale, workloads, checkpoint)
     finally:
         if args.keep_logs:
             print(f"worker logs kept in {log_dir}", file=sys.stderr)
@@ -116,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nnothing saved (--no-save); {meta['seconds']} s", file=sys.stderr)
     else:
         args.out.mkdir(parents=True, exist_ok=True)
-        stamp = started.replace(":", "").replace("-", "")
+        partial.unlink(missing_ok=True)
         json_path = args.out / f"{mode}-{stamp}.json"
         json_path.write_text(json.dumps(results.to_json(), indent=1) + "\n")
         suffix = "" if mode == "full" else "-quick"

@@ -112,7 +112,10 @@ def run(
     log_dir: Path,
     scale_systems: frozenset[str],
     workload_filter: frozenset[str] | None = None,
+    checkpoint: Callable[[list[Record]], None] | None = None,
 ) -> list[Record]:
+    """Measure; ``checkpoint(records)`` is called after every measurement so a run cut
+    short still leaves what it measured."""
     records: list[Record] = []
     loaded: dict[str, type[System]] = {}
     pg_ok = postgres_reachable()
@@ -176,4 +179,6 @@ def run(
                 record.runs.append(metrics)
                 took = time.monotonic() - started
                 _say(f"{label}: {_headline(workload, metrics)}  ({took:.1f} s)")
+                if checkpoint is not None:
+                    checkpoint(records)
     return records
