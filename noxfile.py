@@ -36,7 +36,16 @@ UNIT_PACKAGES = ["burrow-tasks", "burrow-jobs-memory", "burrow-admin"]
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "types", "tests", "conformance", "sql", "browser", "bench_quick"]
+nox.options.sessions = [
+    "lint",
+    "types",
+    "tests",
+    "conformance",
+    "sql",
+    "browser",
+    "demo_smoke",
+    "bench_quick",
+]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -185,8 +194,20 @@ def bench_quick(session: nox.Session) -> None:
     session.run("python", "-m", "bench", "--quick", "--no-save", *session.posargs)
 
 
+def _install_demo(session: nox.Session) -> None:
+    install_local(session, "burrow-jobs-sql", "burrow-admin", group=None)
+    session.install("uvicorn>=0.30", "httpx>=0.27")
+
+
 @nox.session(python=PYTHONS[0])
 def demo(session: nox.Session) -> None:
-    """The demo app: embedded storage, no server needed."""
-    install_local(session, "burrow-jobs-memory", group=None)
+    """The demo web app on SQLite with the admin: embedded storage, no server needed."""
+    _install_demo(session)
     session.run("python", "examples/demo/demo.py", *session.posargs)
+
+
+@nox.session(python=HEAVY_PYTHON)
+def demo_smoke(session: nox.Session) -> None:
+    """The demo app, headless: clicks through it and waits for every job's expected state."""
+    _install_demo(session)
+    session.run("python", "examples/demo/demo.py", "--smoke", *session.posargs)
