@@ -24,6 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from burrow_jobs_sql import notify
 from burrow_jobs_sql.dsn import mask_dsn, to_url
 from burrow_jobs_sql.errors import StoreOpenError
+from burrow_jobs_sql.group_commit import (
+    COMPLETE,
+    FAIL_DEAD,
+    FAIL_RETRY,
+    HEARTBEAT,
+    BulkWriter,
+    GroupCommit,
+    OutcomeKind,
+)
 from burrow_jobs_sql.migrate import prepare_schema
 from burrow_jobs_sql.runner import Runner
 from burrow_jobs_sql.schema import CLAIMABLE_SQL, NOTIFY_CHANNEL_PREFIX, jobs, workers
@@ -54,6 +63,7 @@ __all__ = ["SQLStore"]
 T = TypeVar("T")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 _MAX_ID = 2**63 - 1
 _SYNC_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
 _STATEMENTS: dict[str, Statements] = {}
@@ -81,12 +91,17 @@ def _parse_id(job_id: JobId) -> int | None:
     return None
 
 
-def _valid_lease(lease: Lease) -> bool:
+def _parse_lease(lease: Lease) -> uuid.UUID | None:
+    # A lease that is no UUID was never handed out: a refusal, never a database error.
     try:
-        uuid.UUID(lease)
+        return uuid.UUID(lease)
     except (ValueError, TypeError, AttributeError):
-        return False
-    return True
+        return None
+
+
+def _require_aware(value: datetime, name: str) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r} for {name}: burrow stores aware UTC times only")
 
 
 def _reject_constant(name: str) -> Any:
@@ -180,7 +195,8 @@ class SQLStore:
         self._postgres = dialect == "postgresql"
         self._sql = _statements(dialect)
         self._claims: dict[int, Any] = {}
-        self._run = Runner(self._engine, threads)
+        self._run = Runner(self._engine, threads, hold_connections=owns_engine)
+        self._outcomes = GroupCommit(self._run, BulkWriter(dialect))
         self._broadcaster = notify.Broadcaster()
         self._source: asyncio.Task[None] | None = None
         self._closed = False
@@ -413,19 +429,35 @@ class SQLStore:
 
     async def _guarded(self, statement: Any, job_id: JobId, lease: Lease, **values: Any) -> bool:
         row_id = _parse_id(job_id)
-        if row_id is None or not _valid_lease(lease):
+        if row_id is None or _parse_lease(lease) is None:
             return False
         params = {"job_id": row_id, "job_lease": lease, **values}
         count = await self._run(lambda c: c.execute(statement, params).rowcount)
         return bool(count == 1)
 
+    async def _group_write(
+        self, kind: OutcomeKind, job_id: JobId, lease: Lease, *values: Any
+    ) -> bool:
+        """A lease-guarded write through the group commit; values go to the driver as they
+        are, so times and leases are converted here (SQLite: integer microseconds, hex)."""
+        row_id = _parse_id(job_id)
+        parsed = _parse_lease(lease)
+        if row_id is None or parsed is None:
+            return False
+        lease_param = str(parsed) if self._postgres else parsed.hex
+        return await self._outcomes.write(kind, row_id, lease_param, values)
+
+    def _time(self, value: datetime, name: str) -> Any:
+        _require_aware(value, name)
+        return value if self._postgres else (value - _EPOCH) // _MICROSECOND
+
     async def job_heartbeat(self, job_id: JobId, lease: Lease, *, now: datetime) -> bool:
-        return await self._guarded(self._sql.heartbeat, job_id, lease, now=now)
+        return await self._group_write(HEARTBEAT, job_id, lease, self._time(now, "now"))
 
     async def job_complete(
         self, job_id: JobId, lease: Lease, *, result: str | None, now: datetime
     ) -> bool:
-        return await self._guarded(self._sql.complete, job_id, lease, now=now, result=result)
+        return await self._group_write(COMPLETE, job_id, lease, self._time(now, "now"), result)
 
     async def job_fail(
         self,
@@ -436,16 +468,12 @@ class SQLStore:
         retry_at: datetime | None,
         now: datetime,
     ) -> bool:
-        errors = {
-            "last_error": error.message,
-            "error_class": error.error_class,
-            "error_traceback": error.traceback,
-        }
+        errors = (error.message, error.error_class, error.traceback)
+        at = self._time(now, "now")
         if retry_at is None:
-            return await self._guarded(self._sql.fail_dead, job_id, lease, now=now, **errors)
-        written = await self._guarded(
-            self._sql.fail_retry, job_id, lease, now=now, retry_at=retry_at, **errors
-        )
+            return await self._group_write(FAIL_DEAD, job_id, lease, at, *errors)
+        retry = self._time(retry_at, "retry_at")
+        written = await self._group_write(FAIL_RETRY, job_id, lease, at, retry, *errors)
         if written:
             self._announce(notify.AVAILABLE)
         return written

@@ -1,0 +1,291 @@
+"""Group commit of the worker's outcome writes: heartbeats, completions and failures.
+
+A worker running ten jobs finishes them within microseconds of each other. Written one by
+one, each completion is its own transaction: a WAL flush on PostgreSQL, an fsync on SQLite,
+a thread hop and a statement each. Here concurrent writes queue up while one flush runs and
+the next flush writes them all at once: one ``UPDATE ... FROM <rows> ... RETURNING id`` per
+kind of write, in one transaction. Every caller still gets its own True/False: its row was
+written exactly when its id comes back (the lease guard is in the statement's ``WHERE``).
+
+Rows reach the statement as arrays on PostgreSQL (``unnest``: one prepared statement for any
+batch size) and as a ``VALUES`` list on SQLite (one cached statement per batch size).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from burrow_jobs_sql.schema import JOBS_TABLE
+
+__all__ = ["COMPLETE", "FAIL_DEAD", "FAIL_RETRY", "HEARTBEAT", "GroupCommit", "OutcomeWrite"]
+
+log = logging.getLogger("burrow_jobs_sql")
+
+_MAX_ROWS = 500
+"""Rows per statement; a larger flush is split (SQLite's limit is 32,766 parameters)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeKind:
+    """One kind of lease-guarded write: the columns each row brings and what they set."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    """(name, PostgreSQL type) of each row value after ``id`` and ``lease``."""
+    assignments: str
+    """The ``SET`` list, reading the row's values as ``v.<name>``."""
+
+
+HEARTBEAT = OutcomeKind(
+    "heartbeat",
+    (("now", "timestamptz"),),
+    "heartbeat_at = v.now, updated_at = v.now",
+)
+COMPLETE = OutcomeKind(
+    "complete",
+    (("now", "timestamptz"), ("result", "text")),
+    "status = 'completed', completed_at = v.now, updated_at = v.now, result = v.result,"
+    " lease = NULL",
+)
+_ERROR_COLUMNS = (("last_error", "text"), ("error_class", "text"), ("error_traceback", "text"))
+_ERROR_ASSIGNMENTS = (
+    "last_error = v.last_error, error_class = v.error_class,"
+    " error_traceback = v.error_traceback, lease = NULL, updated_at = v.now"
+)
+FAIL_RETRY = OutcomeKind(
+    "fail_retry",
+    (("now", "timestamptz"), ("retry_at", "timestamptz"), *_ERROR_COLUMNS),
+    "status = 'failed', run_at = v.retry_at, " + _ERROR_ASSIGNMENTS,
+)
+FAIL_DEAD = OutcomeKind(
+    "fail_dead",
+    (("now", "timestamptz"), *_ERROR_COLUMNS),
+    "status = 'dead', failed_at = v.now, " + _ERROR_ASSIGNMENTS,
+)
+
+_GUARD = (
+    f"WHERE {JOBS_TABLE}.id = v.id AND {JOBS_TABLE}.status = 'running'"
+    f" AND {JOBS_TABLE}.lease = v.lease RETURNING {JOBS_TABLE}.id"
+)
+
+
+def _postgres_statement(kind: OutcomeKind) -> sa.TextClause:
+    columns = (("id", "bigint"), ("lease", "uuid"), *kind.columns)
+    arrays = ", ".join(f"CAST(:{name} AS {pg_type}[])" for name, pg_type in columns)
+    names = ", ".join(name for name, _ in columns)
+    return sa.text(
+        f"UPDATE {JOBS_TABLE} SET {kind.assignments} FROM unnest({arrays}) AS v({names}) {_GUARD}"
+    )
+
+
+def _sqlite_statement(kind: OutcomeKind, rows: int) -> sa.TextClause:
+    names = ("id", "lease", *(name for name, _ in kind.columns))
+    renamed = ", ".join(f"column{i + 1} AS {name}" for i, name in enumerate(names))
+    values = ", ".join(
+        "(" + ", ".join(f":{name}_{row}" for name in names) + ")" for row in range(rows)
+    )
+    return sa.text(
+        f"UPDATE {JOBS_TABLE} SET {kind.assignments}"
+        f" FROM (SELECT {renamed} FROM (VALUES {values})) AS v {_GUARD}"
+    )
+
+
+@dataclass(eq=False, slots=True)
+class OutcomeWrite:
+    """One caller's write: the job's id, its lease and the kind's row values, already in
+    the form the driver takes (SQLite: integer microseconds and hex leases)."""
+
+    kind: OutcomeKind
+    row_id: int
+    lease: str
+    values: tuple[Any, ...]
+    future: asyncio.Future[bool] = field(repr=False)
+
+
+class BulkWriter:
+    """Runs the bulk statements of one dialect (statements built once and cached)."""
+
+    def __init__(self, dialect: str) -> None:
+        self._postgres = dialect == "postgresql"
+        self._statements: dict[tuple[str, int], sa.TextClause] = {}
+
+    def write(self, connection: Connection, writes: Sequence[OutcomeWrite]) -> list[bool]:
+        """Write every row in one transaction; True for each row its lease let through."""
+        groups = _groups(writes)
+        if len(groups) == 1 and len(groups[0]) <= _MAX_ROWS:
+            # One statement commits by itself: no BEGIN/COMMIT round trips.
+            written = self._write_group(connection, groups[0])
+        else:
+            written = set()
+            with _transaction(connection):
+                for group in groups:
+                    for start in range(0, len(group), _MAX_ROWS):
+                        chunk = group[start : start + _MAX_ROWS]
+                        written |= self._write_group(connection, chunk)
+        return [id(w) in written for w in writes]
+
+    def _write_group(self, connection: Connection, group: Sequence[OutcomeWrite]) -> set[int]:
+        kind = group[0].kind
+        if self._postgres:
+            statement, params = self._postgres_call(kind, group)
+        else:
+            statement, params = self._sqlite_call(kind, group)
+        returned = set(connection.execute(statement, params).scalars())
+        return {id(w) for w in group if w.row_id in returned}
+
+    def _postgres_call(
+        self, kind: OutcomeKind, group: Sequence[OutcomeWrite]
+    ) -> tuple[sa.TextClause, dict[str, Any]]:
+        key = (kind.name, 0)
+        statement = self._statements.get(key)
+        if statement is None:
+            statement = self._statements[key] = _postgres_statement(kind)
+        params: dict[str, Any] = {
+            "id": [w.row_id for w in group],
+            "lease": [w.lease for w in group],
+        }
+        for index, (name, _) in enumerate(kind.columns):
+            params[name] = [w.values[index] for w in group]
+        return statement, params
+
+    def _sqlite_call(
+        self, kind: OutcomeKind, group: Sequence[OutcomeWrite]
+    ) -> tuple[sa.TextClause, dict[str, Any]]:
+        key = (kind.name, len(group))
+        statement = self._statements.get(key)
+        if statement is None:
+            statement = self._statements[key] = _sqlite_statement(kind, len(group))
+        params: dict[str, Any] = {}
+        names = [name for name, _ in kind.columns]
+        for row, write in enumerate(group):
+            params[f"id_{row}"] = write.row_id
+            params[f"lease_{row}"] = write.lease
+            for name, value in zip(names, write.values, strict=True):
+                params[f"{name}_{row}"] = value
+        return statement, params
+
+
+def _groups(writes: Sequence[OutcomeWrite]) -> list[list[OutcomeWrite]]:
+    """Consecutive writes of one kind share a statement, in arrival order; a second write
+    for the same job starts a new statement, so it sees the first one's effect (a heartbeat
+    and a completion racing keep their order)."""
+    groups: list[list[OutcomeWrite]] = []
+    ids: set[int] = set()
+    for write in writes:
+        if not groups or groups[-1][0].kind is not write.kind or write.row_id in ids:
+            groups.append([])
+            ids = set()
+        groups[-1].append(write)
+        ids.add(write.row_id)
+    return groups
+
+
+class _transaction:
+    """An explicit transaction on an autocommit connection (``BEGIN IMMEDIATE`` on SQLite,
+    so the write lock is taken once for the whole flush)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def __enter__(self) -> None:
+        sqlite = self._connection.dialect.name == "sqlite"
+        self._connection.exec_driver_sql("BEGIN IMMEDIATE" if sqlite else "BEGIN")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._connection.exec_driver_sql("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+RunFn = Callable[[Callable[[Connection], Any]], Awaitable[Any]]
+
+
+class GroupCommit:
+    """Coalesces concurrent outcome writes: per event loop, at most one flush runs at a
+    time, and every write that arrives meanwhile goes into the next one. (A store may be
+    shared by threads that each run a loop of their own; each loop batches its own writes.)"""
+
+    def __init__(self, run: RunFn, writer: BulkWriter) -> None:
+        self._run = run
+        self._writer = writer
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopQueue] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    async def write(
+        self, kind: OutcomeKind, row_id: int, lease: str, values: tuple[Any, ...]
+    ) -> bool:
+        loop = asyncio.get_running_loop()
+        queue = self._queues.get(loop)
+        if queue is None:
+            with self._lock:
+                queue = self._queues.setdefault(loop, _LoopQueue(self._run, self._writer))
+        return await queue.write(loop, kind, row_id, lease, values)
+
+
+class _LoopQueue:
+    """The writes waiting on one event loop, and whether a flush is running there."""
+
+    def __init__(self, run: RunFn, writer: BulkWriter) -> None:
+        self._run = run
+        self._writer = writer
+        self._pending: list[OutcomeWrite] = []
+        self._flushing = False
+
+    async def write(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        kind: OutcomeKind,
+        row_id: int,
+        lease: str,
+        values: tuple[Any, ...],
+    ) -> bool:
+        future: asyncio.Future[bool] = loop.create_future()
+        self._pending.append(OutcomeWrite(kind, row_id, lease, values, future))
+        if not self._flushing:
+            self._flushing = True
+            # Started as a task, so every write made in this turn of the event loop (ten
+            # handlers finishing together) joins the first flush.
+            loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                await self._flush(batch)
+        finally:
+            self._flushing = False
+
+    async def _flush(self, batch: list[OutcomeWrite]) -> None:
+        try:
+            verdicts = await self._run(lambda c: self._writer.write(c, batch))
+        except Exception as error:
+            if len(batch) == 1:
+                _settle(batch[0].future, error)
+                return
+            # One bad row (say, text PostgreSQL refuses) must not fail its neighbours:
+            # write each on its own, so only that caller sees the error.
+            log.debug("burrow: group commit of %d writes failed; writing one by one", len(batch))
+            for write in batch:
+                await self._flush([write])
+            return
+        for write, verdict in zip(batch, verdicts, strict=True):
+            _settle(write.future, verdict)
+
+
+def _settle(future: asyncio.Future[bool], outcome: bool | BaseException) -> None:
+    if future.done():  # the caller was cancelled
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
