@@ -94,6 +94,9 @@ class WorkerPool:
         self._values = values
         # Keyed by lease: after a rescue or retry one job may run twice here at once.
         self._running: dict[Lease, _RunningJob] = {}
+        # Jobs whose handler has returned and whose outcome is being written: their slot is
+        # already free, so the next claim overlaps the write instead of waiting for it.
+        self._writing: set[asyncio.Task[None]] = set()
         self._claim_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._done = asyncio.Event()
@@ -196,6 +199,7 @@ class WorkerPool:
                 self._stop(running, StopReason.SHUTDOWN)
             remaining = [r.task for r in self._running.values() if r.task is not None]
             await asyncio.gather(*remaining, return_exceptions=True)
+            await asyncio.gather(*self._writing, return_exceptions=True)
         finally:
             for loop in self._loops:
                 loop.cancel()
@@ -275,6 +279,14 @@ class WorkerPool:
             if self._saturated:
                 self._saturated = False
                 self._wake.set()
+        if running.task is not None:
+            self._writing.discard(running.task)
+
+    def _handler_returned(self, running: _RunningJob) -> None:
+        """Free the job's slot while its outcome is still being written."""
+        if running.task is not None:
+            self._writing.add(running.task)
+        self._finished(running)
 
     async def run_until_idle(self) -> None:
         """Run jobs until none is claimable at ``clock.now()`` and none is in flight."""
@@ -285,6 +297,7 @@ class WorkerPool:
             while True:
                 await self.claim_batch()
                 tasks = {r.task for r in self._running.values() if r.task is not None}
+                tasks |= self._writing
                 if not tasks:
                     return
                 await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -316,8 +329,10 @@ class WorkerPool:
             else:
                 logger.info("burrow: job %s (%s) stopped: %s", job.id, job.type, reason.value)
         except Exception as error:
+            self._handler_returned(running)
             await self._fail(job, error)
         else:
+            self._handler_returned(running)
             await self._complete(job, capture.text)
         finally:
             self._finished(running)
