@@ -20,7 +20,7 @@ from bench import systems, workloads
 from bench.records import Metrics, Record
 from bench.settings import Sizes
 from bench.systems import NoBulkApi, System, SystemUnavailable
-from bench.targets import Target, fresh, postgres_reachable
+from bench.targets import Target, drop_orphans, fresh, postgres_reachable
 
 Run = Coroutine[Any, Any, Metrics]
 Measure = Callable[[type[System], Target], Run]
@@ -119,6 +119,9 @@ def run(
     records: list[Record] = []
     loaded: dict[str, type[System]] = {}
     pg_ok = postgres_reachable()
+    if pg_ok:
+        for orphan in drop_orphans():
+            _say(f"dropped {orphan}, left by a harness that died")
     for name in names:
         try:
             cls = systems.load(name)
@@ -159,22 +162,30 @@ def run(
                     by_key[key] = record
                     records.append(record)
                 if record.status != "ok":
-                    continue  # "none" or an error: repeating would say the same
+                    continue  # "none" or two failures: repeating would say the same
                 label = f"{name:>14} {workload:<9} run {repeat + 1}/{step.repeats}"
                 started = time.monotonic()
-                try:
-                    with fresh(cls.database, name) as target:
-                        metrics = asyncio.run(step.measure(cls, target))
-                except NoBulkApi:
-                    record.status = "none"
-                    record.note = "no bulk enqueue API"
-                    _say(f"{label}: none (no bulk API)")
-                    continue
-                except Exception as exc:
-                    record.status = "error"
-                    record.note = f"{type(exc).__name__}: {exc}".strip()[:2000]
-                    _say(f"{label}: ERROR {record.note}")
-                    traceback.print_exc(file=sys.stderr)
+                metrics = None
+                # One retry: other processes on this shared machine can disturb a run
+                # (a killed connection, a full disk cache); a second failure is the system's.
+                for attempt in (1, 2):
+                    try:
+                        with fresh(cls.database, name) as target:
+                            metrics = asyncio.run(step.measure(cls, target))
+                        break
+                    except NoBulkApi:
+                        record.status = "none"
+                        record.note = "no bulk enqueue API"
+                        _say(f"{label}: none (no bulk API)")
+                        break
+                    except Exception as exc:
+                        error = f"{type(exc).__name__}: {exc}".strip()[:2000]
+                        _say(f"{label}: ERROR (try {attempt} of 2) {error}")
+                        traceback.print_exc(file=sys.stderr)
+                        record.note = (record.note + "\n" if record.note else "") + error
+                if metrics is None:
+                    if record.status == "ok":
+                        record.status = "error"
                     continue
                 record.runs.append(metrics)
                 took = time.monotonic() - started

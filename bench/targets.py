@@ -59,7 +59,9 @@ def _dsn_for(db_name: str) -> str:
 def fresh(database: Database, system: str) -> Iterator[Target]:
     """A new empty database for ``system``, dropped afterwards."""
     if database == "postgresql":
-        name = "bench_" + re.sub(r"[^a-z0-9]+", "_", system.lower())
+        # The harness's pid in the name: two runs at once (a developer's and CI's) must not
+        # drop each other's databases.
+        name = f"bench_{re.sub(r'[^a-z0-9]+', '_', system.lower())}_{os.getpid()}"
         if not _SAFE_NAME.match(name):
             raise ValueError(f"unsafe database name {name!r}")
         _drop_pg(name)
@@ -77,6 +79,27 @@ def fresh(database: Database, system: str) -> Iterator[Target]:
             shutil.rmtree(folder, ignore_errors=True)
     else:
         yield Target("memory")
+
+
+def drop_orphans() -> list[str]:
+    """Drop the databases of harness runs that died (their pid is gone); returns the names."""
+    dropped = []
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'bench_%'"
+        ).fetchall()
+    for (name,) in rows:
+        pid_text = name.rsplit("_", 1)[-1]
+        if not (pid_text.isdigit() and _SAFE_NAME.match(name)):
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            _drop_pg(name)
+            dropped.append(name)
+        except PermissionError:
+            continue
+    return dropped
 
 
 def _drop_pg(name: str) -> None:
