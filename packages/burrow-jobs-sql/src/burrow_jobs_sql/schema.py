@@ -20,6 +20,7 @@ from sqlalchemy.types import TypeEngine
 
 __all__ = [
     "CLAIMABLE_SQL",
+    "CLAIM_INDEX",
     "JOBS_TABLE",
     "NOTIFY_CHANNEL_PREFIX",
     "VERSION_TABLE",
@@ -35,6 +36,9 @@ JOBS_TABLE = "burrow_jobs"
 WORKERS_TABLE = "burrow_workers"
 VERSION_TABLE = "burrow_alembic_version"
 """Alembic's version table for burrow's own migrations (never the app's ``alembic_version``)."""
+
+CLAIM_INDEX = "burrow_jobs_claim_idx"
+"""The claim's index; the SQLite claim names it (``INDEXED BY``)."""
 
 NOTIFY_CHANNEL_PREFIX = "burrow_jobs:"
 """PostgreSQL channel: this prefix plus the schema that holds the jobs table."""
@@ -122,7 +126,7 @@ _dead = sa.text("status = 'dead'")
 
 # The claim: a partial index in exactly the claim order, so the claim reads the first rows.
 sa.Index(
-    "burrow_jobs_claim_idx",
+    CLAIM_INDEX,
     jobs.c.priority.desc(),
     jobs.c.run_at,
     jobs.c.id,

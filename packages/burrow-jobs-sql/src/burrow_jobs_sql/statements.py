@@ -13,11 +13,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite as sq
-from sqlalchemy.sql.dml import Delete, Insert, ReturningDelete, ReturningUpdate, Update
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.dml import Delete, Insert, ReturningDelete, Update
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import Select
+from sqlalchemy.sql.selectable import Select, TextualSelect
 
-from burrow_jobs_sql.schema import CLAIMABLE_SQL, UTCDateTime, jobs, workers
+from burrow_jobs_sql.schema import (
+    CLAIM_INDEX,
+    CLAIMABLE_SQL,
+    JOBS_TABLE,
+    UTCDateTime,
+    jobs,
+    workers,
+)
 from burrow_tasks.store import LEASE_EXPIRED_ERROR_CLASS, SHUTDOWN_ERROR_CLASS
 
 __all__ = ["CLAIM_COLUMNS", "Statements", "build_claim", "build_statements"]
@@ -184,7 +192,7 @@ def build_statements(dialect: str) -> Statements:
     )
 
 
-def build_claim(dialect: str, limit: int) -> ReturningUpdate[Any]:
+def build_claim(dialect: str, limit: int) -> Executable:
     """The claim of up to ``limit`` jobs: one statement, one round trip.
 
     ``limit`` is rendered as a literal, not a bound parameter: with a bound LIMIT,
@@ -192,24 +200,18 @@ def build_claim(dialect: str, limit: int) -> ReturningUpdate[Any]:
     few rows come back and switches to a sequential scan of the whole table (194 ms on
     1,000,000 rows instead of 0.9 ms). Callers cache one statement per limit.
     """
-    postgres = dialect == "postgresql"
-    if postgres:
-        type_filter: ColumnElement[bool] = jobs.c.type == sa.any_(
-            sa.bindparam("types", type_=pg.ARRAY(sa.String()))
-        )
-        fresh_lease: ColumnElement[object] = sa.func.gen_random_uuid()
-    else:
-        type_filter = jobs.c.type.in_(sa.bindparam("types", expanding=True))
-        # 128 random bits in the 32-hex-digit form SQLAlchemy's Uuid uses on SQLite.
-        fresh_lease = sa.func.lower(sa.func.hex(sa.func.randomblob(16)))
+    if dialect == "sqlite":
+        return _sqlite_claim(limit)
+    type_filter: ColumnElement[bool] = jobs.c.type == sa.any_(
+        sa.bindparam("types", type_=pg.ARRAY(sa.String()))
+    )
     claimable_ids = (
         sa.select(jobs.c.id)
         .where(_claimable, jobs.c.run_at <= _now, type_filter)
         .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
         .limit(sa.literal_column(str(int(limit))))
+        .with_for_update(skip_locked=True)
     )
-    if postgres:
-        claimable_ids = claimable_ids.with_for_update(skip_locked=True)
     return (
         sa.update(jobs)
         .where(jobs.c.id.in_(claimable_ids.scalar_subquery()))
@@ -219,7 +221,29 @@ def build_claim(dialect: str, limit: int) -> ReturningUpdate[Any]:
             last_attempted_at=_now,
             heartbeat_at=_now,
             updated_at=_now,
-            lease=fresh_lease,
+            lease=sa.func.gen_random_uuid(),
         )
         .returning(*CLAIM_COLUMNS)
     )
+
+
+def _sqlite_claim(limit: int) -> TextualSelect:
+    # Without statistics SQLite's planner prefers the equality on ``type`` (the admin's
+    # type index) and sorts every job of the type on each claim: 1.7 ms per claim of 10 on
+    # 10,000 jobs, growing with the backlog. INDEXED BY pins the claim index, read in claim
+    # order and stopped after ``limit`` rows (0.6 ms, flat). SQLAlchemy cannot render
+    # INDEXED BY, hence text. No SKIP LOCKED: the statement holds the write lock.
+    # The lease: 128 random bits in the 32-hex-digit form SQLAlchemy's Uuid uses on SQLite.
+    returning = ", ".join(column.name for column in CLAIM_COLUMNS)
+    statement = sa.text(
+        f"UPDATE {JOBS_TABLE} SET status = 'running', attempts = attempts + 1,"
+        " last_attempted_at = :now, heartbeat_at = :now, updated_at = :now,"
+        " lease = lower(hex(randomblob(16)))"
+        f" WHERE id IN (SELECT id FROM {JOBS_TABLE} INDEXED BY {CLAIM_INDEX}"
+        f" WHERE {CLAIMABLE_SQL} AND run_at <= :now AND type IN :types"
+        f" ORDER BY priority DESC, run_at, id LIMIT {int(limit)})"
+        f" RETURNING {returning}"
+    )
+    return statement.bindparams(
+        sa.bindparam("now", type_=UTCDateTime()), sa.bindparam("types", expanding=True)
+    ).columns(*CLAIM_COLUMNS)
