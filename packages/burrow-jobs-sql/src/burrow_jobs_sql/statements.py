@@ -28,7 +28,13 @@ from burrow_jobs_sql.schema import (
 )
 from burrow_tasks.store import LEASE_EXPIRED_ERROR_CLASS, SHUTDOWN_ERROR_CLASS
 
-__all__ = ["CLAIM_COLUMNS", "Statements", "build_claim", "build_statements"]
+__all__ = [
+    "CLAIM_COLUMNS",
+    "POSTGRES_INSERT_UNNEST",
+    "Statements",
+    "build_claim",
+    "build_statements",
+]
 
 CLAIM_COLUMNS = (
     jobs.c.id,
@@ -190,6 +196,23 @@ def build_statements(dialect: str) -> Statements:
         finished_minute=_minute_of(jobs.c.completed_at, dialect),
         finished_minute_dead=_minute_of(jobs.c.failed_at, dialect),
     )
+
+
+POSTGRES_INSERT_UNNEST = sa.text(
+    f"INSERT INTO {JOBS_TABLE} (type, payload, status, priority, attempts, max_retries,"
+    " run_at, created_at, updated_at, cancelled)"
+    " SELECT v.type, v.payload, 'pending', v.priority, 0, v.max_retries, v.run_at,"
+    " :now, :now, false"
+    " FROM unnest(CAST(:types AS text[]), CAST(:payloads AS text[]),"
+    " CAST(:priorities AS integer[]), CAST(:max_retries AS integer[]),"
+    " CAST(:run_ats AS timestamptz[]))"
+    " WITH ORDINALITY AS v(type, payload, priority, max_retries, run_at, n)"
+    " ORDER BY v.n RETURNING id"
+).bindparams(sa.bindparam("now", type_=UTCDateTime()))
+"""A PostgreSQL batch insert as one statement with one parameter per column: SQLAlchemy's
+multi-row insert renders 20,000 rows as many ``VALUES`` batches of bound parameters (6,000
+jobs/s); arrays bind in one go. Rows are inserted in input order (``ORDER BY`` the
+ordinality), so the identity hands out ascending ids in input order."""
 
 
 def build_claim(dialect: str, limit: int) -> Executable:

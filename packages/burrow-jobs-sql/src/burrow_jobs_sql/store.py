@@ -36,7 +36,12 @@ from burrow_jobs_sql.group_commit import (
 from burrow_jobs_sql.migrate import prepare_schema
 from burrow_jobs_sql.runner import Runner
 from burrow_jobs_sql.schema import CLAIMABLE_SQL, NOTIFY_CHANNEL_PREFIX, jobs, workers
-from burrow_jobs_sql.statements import Statements, build_claim, build_statements
+from burrow_jobs_sql.statements import (
+    POSTGRES_INSERT_UNNEST,
+    Statements,
+    build_claim,
+    build_statements,
+)
 from burrow_tasks.errors import InvalidJobStatus, JobNotFound, PayloadError
 from burrow_tasks.jobs import (
     ClaimedJob,
@@ -405,6 +410,21 @@ class SQLStore:
         return [str(i) for i in ids]
 
     def _insert_many(self, connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
+        if self._postgres:
+            # One statement: atomic by itself, no transaction round trips. The arrays reach
+            # the driver as they are, so the aware-time check happens here.
+            for row in rows:
+                _require_aware(row["run_at"], "run_at")
+            params = {
+                "now": rows[0]["created_at"],
+                "types": [r["type"] for r in rows],
+                "payloads": [r["payload"] for r in rows],
+                "priorities": [r["priority"] for r in rows],
+                "max_retries": [r["max_retries"] for r in rows],
+                "run_ats": [r["run_at"] for r in rows],
+            }
+            # RETURNING has no order; the ids ascend in input order.
+            return sorted(connection.execute(POSTGRES_INSERT_UNNEST, params).scalars())
         with _transaction(connection):
             return list(connection.execute(self._sql.insert_many, rows).scalars())
 

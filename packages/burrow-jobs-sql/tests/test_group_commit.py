@@ -1,0 +1,115 @@
+"""Group commit: concurrent outcome writes share one statement, and each caller still gets
+its own verdict."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from burrow_jobs_sql import SQLStore
+from burrow_tasks.jobs import ClaimedJob, JobError, NewJob
+from burrow_tasks.types import JobStatus
+
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+LATER = NOW + timedelta(seconds=1)
+STALE_LEASE = "00000000-0000-4000-8000-000000000000"
+
+
+async def _claimed(store: SQLStore, count: int) -> list[ClaimedJob]:
+    new = [
+        NewJob(type="t", payload="{}", priority=0, max_retries=3, run_at=NOW) for _ in range(count)
+    ]
+    await store.jobs_insert(new, now=NOW)
+    return await store.jobs_claim(count, types=["t"], now=NOW)
+
+
+@pytest.fixture
+def updates(store: SQLStore) -> Iterator[list[str]]:
+    """The UPDATE statements the store sends from now on."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):
+            seen.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", record)
+    yield seen
+    sa.event.remove(store.engine, "before_cursor_execute", record)
+
+
+async def test_concurrent_completions_share_one_statement(
+    store: SQLStore, updates: list[str]
+) -> None:
+    jobs = await _claimed(store, 10)
+    updates.clear()
+    written = await asyncio.gather(
+        *(store.job_complete(j.id, j.lease, result="1", now=LATER) for j in jobs)
+    )
+    assert written == [True] * 10
+    assert len(updates) == 1
+
+
+async def test_each_caller_gets_its_own_verdict(store: SQLStore) -> None:
+    jobs = await _claimed(store, 3)
+    written = await asyncio.gather(
+        store.job_complete(jobs[0].id, jobs[0].lease, result=None, now=LATER),
+        store.job_complete(jobs[1].id, STALE_LEASE, result=None, now=LATER),
+        store.job_heartbeat(jobs[2].id, jobs[2].lease, now=LATER),
+    )
+    assert list(written) == [True, False, True]
+    refused = await store.job_get(jobs[1].id)
+    assert refused is not None
+    assert refused.status is JobStatus.RUNNING
+
+
+async def test_a_second_write_for_one_job_sees_the_first(store: SQLStore) -> None:
+    (job,) = await _claimed(store, 1)
+    written = await asyncio.gather(
+        store.job_heartbeat(job.id, job.lease, now=LATER),
+        store.job_complete(job.id, job.lease, result=None, now=LATER),
+        store.job_heartbeat(job.id, job.lease, now=LATER),
+    )
+    assert list(written) == [True, True, False]
+
+
+async def test_mixed_kinds_in_one_flush_all_land(store: SQLStore) -> None:
+    jobs = await _claimed(store, 3)
+    error = JobError(message="boom", error_class="builtins.ValueError", traceback="tb")
+    await asyncio.gather(
+        store.job_complete(jobs[0].id, jobs[0].lease, result="2", now=LATER),
+        store.job_fail(jobs[1].id, jobs[1].lease, error=error, retry_at=LATER, now=LATER),
+        store.job_fail(jobs[2].id, jobs[2].lease, error=error, retry_at=None, now=LATER),
+    )
+    statuses = [(await store.job_get(j.id)) for j in jobs]
+    assert [s.status if s else None for s in statuses] == [
+        JobStatus.COMPLETED,
+        JobStatus.FAILED,
+        JobStatus.DEAD,
+    ]
+
+
+async def test_a_row_the_database_refuses_fails_only_its_caller(
+    store: SQLStore, db_kind: str
+) -> None:
+    if db_kind != "postgres":
+        pytest.skip("SQLite stores NUL characters in text; PostgreSQL refuses them")
+    jobs = await _claimed(store, 2)
+    bad = JobError(message="nul \x00 byte", error_class="builtins.ValueError", traceback="")
+    outcomes = await asyncio.gather(
+        store.job_complete(jobs[0].id, jobs[0].lease, result=None, now=LATER),
+        store.job_fail(jobs[1].id, jobs[1].lease, error=bad, retry_at=None, now=LATER),
+        return_exceptions=True,
+    )
+    assert outcomes[0] is True
+    assert isinstance(outcomes[1], Exception)
+
+
+async def test_a_naive_time_is_refused_before_anything_is_queued(store: SQLStore) -> None:
+    (job,) = await _claimed(store, 1)
+    with pytest.raises(ValueError, match="naive datetime"):
+        await store.job_complete(job.id, job.lease, result=None, now=datetime(2026, 3, 1))
