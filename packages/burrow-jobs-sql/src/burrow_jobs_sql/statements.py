@@ -31,6 +31,8 @@ from burrow_tasks.store import LEASE_EXPIRED_ERROR_CLASS, SHUTDOWN_ERROR_CLASS
 __all__ = [
     "CLAIM_COLUMNS",
     "POSTGRES_INSERT_UNNEST",
+    "SQLITE_INSERT_MANY",
+    "SQLITE_LAST_ID",
     "Statements",
     "build_claim",
     "build_statements",
@@ -213,6 +215,19 @@ POSTGRES_INSERT_UNNEST = sa.text(
 multi-row insert renders 20,000 rows as many ``VALUES`` batches of bound parameters (6,000
 jobs/s); arrays bind in one go. Rows are inserted in input order (``ORDER BY`` the
 ordinality), so the identity hands out ascending ids in input order."""
+
+
+SQLITE_INSERT_MANY = sa.text(
+    f"INSERT INTO {JOBS_TABLE} (type, payload, status, priority, attempts, max_retries,"
+    " run_at, created_at, updated_at, cancelled)"
+    " VALUES (:type, :payload, 'pending', :priority, 0, :max_retries, :run_at, :now, :now, 0)"
+)
+"""A SQLite batch insert as one ``executemany`` of a prepared statement, values already in
+storage form (integer microseconds): SQLAlchemy's multi-row ``INSERT ... RETURNING`` ran
+each row through the type processors and rendered many ``VALUES`` batches (29,500 jobs/s)."""
+
+SQLITE_LAST_ID = sa.text(f"SELECT seq FROM sqlite_sequence WHERE name = '{JOBS_TABLE}'")
+"""The last id AUTOINCREMENT handed out."""
 
 
 def build_claim(dialect: str, limit: int) -> Executable:

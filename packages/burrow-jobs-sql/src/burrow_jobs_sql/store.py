@@ -38,6 +38,8 @@ from burrow_jobs_sql.runner import Runner
 from burrow_jobs_sql.schema import CLAIMABLE_SQL, NOTIFY_CHANNEL_PREFIX, jobs, workers
 from burrow_jobs_sql.statements import (
     POSTGRES_INSERT_UNNEST,
+    SQLITE_INSERT_MANY,
+    SQLITE_LAST_ID,
     Statements,
     build_claim,
     build_statements,
@@ -425,8 +427,27 @@ class SQLStore:
             }
             # RETURNING has no order; the ids ascend in input order.
             return sorted(connection.execute(POSTGRES_INSERT_UNNEST, params).scalars())
+        return self._insert_many_sqlite(connection, rows)
+
+    def _insert_many_sqlite(self, connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
+        params = [
+            {
+                "type": r["type"],
+                "payload": r["payload"],
+                "priority": r["priority"],
+                "max_retries": r["max_retries"],
+                "run_at": self._time(r["run_at"], "run_at"),
+                "now": self._time(r["created_at"], "now"),
+            }
+            for r in rows
+        ]
         with _transaction(connection):
-            return list(connection.execute(self._sql.insert_many, rows).scalars())
+            connection.execute(SQLITE_INSERT_MANY, params)
+            last = int(connection.execute(SQLITE_LAST_ID).scalar_one())
+        # AUTOINCREMENT gives each new row the largest id ever used plus one, and this
+        # transaction holds the write lock throughout: the batch got the ids up to ``last``,
+        # one after another, in input order.
+        return list(range(last - len(rows) + 1, last + 1))
 
     async def _insert_using(self, using: Any, rows: list[dict[str, Any]]) -> list[int]:
         # The app's own connection: no commit here, so the rows appear when the app commits.
