@@ -11,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from burrow_jobs_sql import notify
 from burrow_jobs_sql.dsn import mask_dsn, to_url
@@ -64,6 +65,26 @@ from burrow_tasks.store import (
     lease_expired_message,
 )
 from burrow_tasks.types import Capability, JobId, JobStatus, Lease
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+
+def _sqlalchemy_asyncio() -> ModuleType | None:
+    # An app that hands the store an AsyncEngine or AsyncConnection has imported SQLAlchemy's
+    # asyncio extension already; importing it here would make greenlet a dependency of all.
+    return sys.modules.get("sqlalchemy.ext.asyncio")
+
+
+def _is_async_engine(value: object) -> TypeGuard[AsyncEngine]:
+    module = _sqlalchemy_asyncio()
+    return module is not None and isinstance(value, module.AsyncEngine)
+
+
+def _is_async_connection(value: object) -> TypeGuard[AsyncConnection]:
+    module = _sqlalchemy_asyncio()
+    return module is not None and isinstance(value, module.AsyncConnection)
+
 
 __all__ = ["SQLStore"]
 
@@ -299,14 +320,19 @@ class SQLStore:
         SQLite the store adds a connect listener that sets WAL, ``synchronous=FULL`` and the
         busy timeout on the engine's new connections.
         """
-        owns = isinstance(engine, AsyncEngine)
-        if isinstance(engine, AsyncEngine):
+        owns = _is_async_engine(engine)
+        if _is_async_engine(engine):
             url = engine.url.set(drivername=_SYNC_DRIVERS.get(engine.dialect.name, ""))
             sync_engine = sa.create_engine(url)
             if sync_engine.dialect.name == "postgresql":
                 sa.event.listen(sync_engine, "connect", _postgres_session)
-        else:
+        elif isinstance(engine, Engine):
             sync_engine = engine
+        else:
+            raise TypeError(
+                "from_engine takes the app's SQLAlchemy Engine or AsyncEngine, "
+                f"not {type(engine).__name__}"
+            )
         sqlite = sync_engine.dialect.name == "sqlite"
         if sqlite:
             sa.event.listen(sync_engine, "connect", _sqlite_pragmas(busy_timeout))
@@ -453,7 +479,7 @@ class SQLStore:
         # The app's own connection: no commit here, so the rows appear when the app commits.
         statement = self._sql.insert if len(rows) == 1 else self._sql.insert_many
         params: Any = rows[0] if len(rows) == 1 else rows
-        if isinstance(using, AsyncConnection):
+        if _is_async_connection(using):
             result = await using.execute(statement, params)
         elif isinstance(using, Connection):
             result = using.execute(statement, params)
