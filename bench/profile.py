@@ -26,6 +26,7 @@ from bench.targets import fresh
 IDLE_LEAVES = (
     "_worker (concurrent/futures/thread.py:",  # an idle pool thread waiting for work
     "read (bench/worker.py:",  # the harness's control channel
+    "Runner._serve (burrow_jobs_sql/runner.py:",  # burrow's SQL thread waiting for a call
 )
 
 
@@ -56,13 +57,17 @@ def _summarise(collapsed: Path, top: int) -> str:
     return "\n".join(out)
 
 
-def _start_pyspy(pyspy: str, rate: int, collapsed: Path, pid: int) -> subprocess.Popen[bytes]:
-    command = [pyspy, "record", "--idle", "--rate", str(rate), "--format", "raw"]
+def _start_pyspy(
+    pyspy: str, rate: int, collapsed: Path, pid: int, idle: bool
+) -> subprocess.Popen[bytes]:
+    command = [pyspy, "record", "--rate", str(rate), "--format", "raw"]
+    if idle:
+        command.append("--idle")
     command += ["--output", str(collapsed), "--pid", str(pid)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-async def _run(system: str, jobs: int, out: Path, rate: int) -> None:
+async def _run(system: str, jobs: int, out: Path, rate: int, idle: bool) -> None:
     cls = systems.load(system)
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     with fresh(cls.database, system) as target:
@@ -82,7 +87,7 @@ async def _run(system: str, jobs: int, out: Path, rate: int) -> None:
             try:
                 worker.wait_ready()
                 collapsed = out / f"{system}.collapsed.txt"
-                spy = _start_pyspy(pyspy, rate, collapsed, worker.process.pid)
+                spy = _start_pyspy(pyspy, rate, collapsed, worker.process.pid, idle)
                 await asyncio.sleep(1.0)  # let py-spy attach
                 started = time.monotonic()
                 worker.go()
@@ -109,11 +114,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("system", choices=systems.ALL)
     parser.add_argument("--jobs", type=int, default=FULL.process_jobs)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument(
+        "--cpu", action="store_true", help="on-CPU samples only (default: waits included)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="where stacks are kept")
     args = parser.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="burrow-profile-"))
     out.mkdir(parents=True, exist_ok=True)
-    asyncio.run(_run(args.system, args.jobs, out, args.rate))
+    asyncio.run(_run(args.system, args.jobs, out, args.rate, idle=not args.cpu))
 
 
 if __name__ == "__main__":
