@@ -113,3 +113,66 @@ async def test_a_naive_time_is_refused_before_anything_is_queued(store: SQLStore
     (job,) = await _claimed(store, 1)
     with pytest.raises(ValueError, match="naive datetime"):
         await store.job_complete(job.id, job.lease, result=None, now=datetime(2026, 3, 1))
+
+
+@pytest.fixture
+def statements(store: SQLStore) -> Iterator[list[str]]:
+    """The first word of every statement the store sends from now on."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement.split(None, 1)[0].upper())
+
+    sa.event.listen(store.engine, "before_cursor_execute", record)
+    yield seen
+    sa.event.remove(store.engine, "before_cursor_execute", record)
+
+
+async def test_a_claim_made_while_completions_wait_shares_their_transaction(
+    store: SQLStore, statements: list[str]
+) -> None:
+    (job,) = await _claimed(store, 1)
+    await store.jobs_insert(
+        [NewJob(type="t", payload="{}", priority=0, max_retries=3, run_at=NOW)], now=NOW
+    )
+    statements.clear()
+    written, claimed = await asyncio.gather(
+        store.job_complete(job.id, job.lease, result=None, now=LATER),
+        store.jobs_claim(10, types=["t"], now=LATER),
+    )
+    assert written is True
+    assert len(claimed) == 1
+    assert statements == ["BEGIN", "UPDATE", "UPDATE", "COMMIT"]
+
+
+async def test_a_job_completed_beside_a_claim_is_not_claimed_again(store: SQLStore) -> None:
+    (job,) = await _claimed(store, 1)
+    written, claimed = await asyncio.gather(
+        store.job_complete(job.id, job.lease, result=None, now=LATER),
+        store.jobs_claim(10, types=["t"], now=LATER),
+    )
+    assert written is True
+    assert claimed == []
+    finished = await store.job_get(job.id)
+    assert finished is not None
+    assert finished.status is JobStatus.COMPLETED
+
+
+async def test_a_refused_row_beside_a_claim_fails_only_its_caller(
+    store: SQLStore, db_kind: str
+) -> None:
+    if db_kind != "postgres":
+        pytest.skip("SQLite stores NUL characters in text; PostgreSQL refuses them")
+    (job,) = await _claimed(store, 1)
+    await store.jobs_insert(
+        [NewJob(type="t", payload="{}", priority=0, max_retries=3, run_at=NOW)], now=NOW
+    )
+    bad = JobError(message="nul \x00 byte", error_class="builtins.ValueError", traceback="")
+    failed, claimed = await asyncio.gather(
+        store.job_fail(job.id, job.lease, error=bad, retry_at=None, now=LATER),
+        store.jobs_claim(10, types=["t"], now=LATER),
+        return_exceptions=True,
+    )
+    assert isinstance(failed, Exception)
+    assert isinstance(claimed, list)
+    assert len(claimed) == 1

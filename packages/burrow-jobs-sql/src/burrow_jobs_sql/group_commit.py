@@ -19,7 +19,7 @@ import threading
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -29,6 +29,8 @@ from burrow_jobs_sql.schema import JOBS_TABLE
 __all__ = ["COMPLETE", "FAIL_DEAD", "FAIL_RETRY", "HEARTBEAT", "GroupCommit", "OutcomeWrite"]
 
 log = logging.getLogger("burrow_jobs_sql")
+
+T = TypeVar("T")
 
 _MAX_ROWS = 500
 """Rows per statement; a larger flush is split (SQLite's limit is 32,766 parameters)."""
@@ -118,6 +120,22 @@ class BulkWriter:
         self._postgres = dialect == "postgresql"
         self._statements: dict[tuple[str, int], sa.TextClause] = {}
 
+    def write_and_claim(
+        self,
+        connection: Connection,
+        writes: Sequence[OutcomeWrite],
+        claims: Sequence[Callable[[Connection], Any]],
+    ) -> tuple[list[bool], list[Any]]:
+        """The writes and then the claims in one transaction (one commit, one fsync): the
+        verdict of each write and what each claim returned. A job written here is no longer
+        running-and-held nor claimable in the claims' view, so none is claimed twice."""
+        if not claims:
+            return self.write(connection, writes), []
+        with _transaction(connection):
+            written = self._write_all(connection, writes)
+            claimed = [claim(connection) for claim in claims]
+        return [id(w) in written for w in writes], claimed
+
     def write(self, connection: Connection, writes: Sequence[OutcomeWrite]) -> list[bool]:
         """Write every row in one transaction; True for each row its lease let through."""
         groups = _groups(writes)
@@ -125,13 +143,17 @@ class BulkWriter:
             # One statement commits by itself: no BEGIN/COMMIT round trips.
             written = self._write_group(connection, groups[0])
         else:
-            written = set()
             with _transaction(connection):
-                for group in groups:
-                    for start in range(0, len(group), _MAX_ROWS):
-                        chunk = group[start : start + _MAX_ROWS]
-                        written |= self._write_group(connection, chunk)
+                written = self._write_all(connection, writes)
         return [id(w) in written for w in writes]
+
+    def _write_all(self, connection: Connection, writes: Sequence[OutcomeWrite]) -> set[int]:
+        """Every row, inside the caller's transaction: the ``id()`` of each write that landed."""
+        written: set[int] = set()
+        for group in _groups(writes):
+            for start in range(0, len(group), _MAX_ROWS):
+                written |= self._write_group(connection, group[start : start + _MAX_ROWS])
+        return written
 
     def _write_group(self, connection: Connection, group: Sequence[OutcomeWrite]) -> set[int]:
         kind = group[0].kind
@@ -206,11 +228,27 @@ class _transaction:
 
 RunFn = Callable[[Callable[[Connection], Any]], Awaitable[Any]]
 
+_CLAIM_WAIT_TURNS = 8
+"""Turns of the event loop a flush waits for the worker's next claim to join it. A worker
+frees its slots as handlers return and claims again a few turns later (its wake-up passes
+through an event and a wait); waiting those few turns lets the completions and the claim
+share one transaction, one commit instead of two per batch."""
+
+
+@dataclass(eq=False, slots=True)
+class _Claim:
+    """A claim waiting to run in the same transaction as the next flush."""
+
+    work: Callable[[Connection], Any]
+    future: asyncio.Future[Any] = field(repr=False)
+
 
 class GroupCommit:
     """Coalesces concurrent outcome writes: per event loop, at most one flush runs at a
     time, and every write that arrives meanwhile goes into the next one. (A store may be
-    shared by threads that each run a loop of their own; each loop batches its own writes.)"""
+    shared by threads that each run a loop of their own; each loop batches its own writes.)
+
+    A claim made while writes wait on its loop runs in the same transaction as them."""
 
     def __init__(self, run: RunFn, writer: BulkWriter) -> None:
         self._run = run
@@ -220,15 +258,28 @@ class GroupCommit:
         )
         self._lock = threading.Lock()
 
-    async def write(
-        self, kind: OutcomeKind, row_id: int, lease: str, values: tuple[Any, ...]
-    ) -> bool:
-        loop = asyncio.get_running_loop()
+    def _queue(self, loop: asyncio.AbstractEventLoop) -> _LoopQueue:
         queue = self._queues.get(loop)
         if queue is None:
             with self._lock:
                 queue = self._queues.setdefault(loop, _LoopQueue(self._run, self._writer))
-        return await queue.write(loop, kind, row_id, lease, values)
+        return queue
+
+    async def write(
+        self, kind: OutcomeKind, row_id: int, lease: str, values: tuple[Any, ...]
+    ) -> bool:
+        loop = asyncio.get_running_loop()
+        return await self._queue(loop).write(loop, kind, row_id, lease, values)
+
+    async def claim(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` (a claim): with the writes waiting on this loop, in their
+        transaction; else on its own."""
+        loop = asyncio.get_running_loop()
+        queue = self._queues.get(loop)
+        if queue is None or not queue.waiting:
+            result: T = await self._run(work)
+            return result
+        return await queue.claim(loop, work)
 
 
 class _LoopQueue:
@@ -238,7 +289,13 @@ class _LoopQueue:
         self._run = run
         self._writer = writer
         self._pending: list[OutcomeWrite] = []
+        self._claims: list[_Claim] = []
         self._flushing = False
+
+    @property
+    def waiting(self) -> bool:
+        """Writes wait for a flush that has not taken them yet."""
+        return bool(self._pending)
 
     async def write(
         self,
@@ -257,18 +314,38 @@ class _LoopQueue:
             loop.create_task(self._drain())
         return await future
 
+    async def claim(self, loop: asyncio.AbstractEventLoop, work: Callable[[Connection], T]) -> T:
+        future: asyncio.Future[T] = loop.create_future()
+        self._claims.append(_Claim(work, future))
+        result: T = await future
+        return result
+
     async def _drain(self) -> None:
         try:
             while self._pending:
+                for _ in range(_CLAIM_WAIT_TURNS):
+                    if self._claims:
+                        break
+                    await asyncio.sleep(0)
                 batch, self._pending = self._pending, []
-                await self._flush(batch)
+                claims, self._claims = self._claims, []
+                await self._flush(batch, claims)
         finally:
             self._flushing = False
 
-    async def _flush(self, batch: list[OutcomeWrite]) -> None:
+    async def _flush(self, batch: list[OutcomeWrite], claims: list[_Claim]) -> None:
+        works = [claim.work for claim in claims]
         try:
-            verdicts = await self._run(lambda c: self._writer.write(c, batch))
+            verdicts, claimed = await self._run(
+                lambda c: self._writer.write_and_claim(c, batch, works)
+            )
         except Exception as error:
+            if claims:
+                # Apart, so an error reaches only the caller whose statement caused it.
+                await self._flush(batch, [])
+                for claim in claims:
+                    await self._claim_alone(claim)
+                return
             if len(batch) == 1:
                 _settle(batch[0].future, error)
                 return
@@ -276,13 +353,23 @@ class _LoopQueue:
             # write each on its own, so only that caller sees the error.
             log.debug("burrow: group commit of %d writes failed; writing one by one", len(batch))
             for write in batch:
-                await self._flush([write])
+                await self._flush([write], [])
             return
         for write, verdict in zip(batch, verdicts, strict=True):
             _settle(write.future, verdict)
+        for claim, rows in zip(claims, claimed, strict=True):
+            _settle(claim.future, rows)
+
+    async def _claim_alone(self, claim: _Claim) -> None:
+        try:
+            rows = await self._run(claim.work)
+        except Exception as error:
+            _settle(claim.future, error)
+        else:
+            _settle(claim.future, rows)
 
 
-def _settle(future: asyncio.Future[bool], outcome: bool | BaseException) -> None:
+def _settle(future: asyncio.Future[Any], outcome: Any) -> None:
     if future.done():  # the caller was cancelled
         return
     if isinstance(outcome, BaseException):

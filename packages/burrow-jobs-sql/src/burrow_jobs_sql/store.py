@@ -504,7 +504,8 @@ class SQLStore:
         if claim is None:
             claim = self._claims[limit] = build_claim(self.dialect, limit)
         params = {"now": now, "types": type_list}
-        rows = await self._run(lambda c: list(c.execute(claim, params)))
+        # With outcome writes waiting, the claim shares their transaction (one commit).
+        rows = await self._outcomes.claim(lambda c: list(c.execute(claim, params)))
         # RETURNING has no order: put the batch back into claim order.
         rows.sort(key=lambda r: (-r[3], r[7], r[0]))
         return [
