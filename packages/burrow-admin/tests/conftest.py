@@ -1,15 +1,24 @@
-"""Fixtures: a real JobQueue over the memory store on a FakeClock, the admin mounted at
-/admin/jobs in a host app, and a seeder that puts jobs into any state with explicit times."""
+"""Fixtures: a real JobQueue on a FakeClock over each store (memory, SQLite, PostgreSQL), the
+admin mounted at /admin/jobs in a host app, and a seeder that puts jobs into any state with
+explicit times.
+
+PostgreSQL comes from env ``BURROW_TEST_POSTGRES_DSN`` (default
+``postgresql://postgres@127.0.0.1:5432/test``); the run works in a schema of its own, dropped
+at the end. Unreachable: its tests skip, saying how to enable them; under ``CI=true`` they fail.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
+import psycopg
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -18,7 +27,7 @@ from starlette.testclient import TestClient
 from burrow_admin import create_admin
 from burrow_admin.testing import Seeder
 from burrow_jobs_memory import MemoryStore
-from burrow_jobs_sql import SQLStore
+from burrow_jobs_sql import SQLStore, jobs, workers
 from burrow_tasks import FakeClock, JobQueue
 from burrow_tasks.store import JobStore
 from burrow_tasks.types import JobId
@@ -29,6 +38,11 @@ START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SECRET = "test-secret-key-0123456789abcdef"
 MOUNT = "/admin/jobs"
 CHROMIUM = Path("/usr/bin/chromium")
+DEFAULT_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -44,7 +58,7 @@ def chromium() -> Path:
     if CHROMIUM.exists():
         return CHROMIUM
     message = "needs Debian's Chromium at /usr/bin/chromium: apt-get install chromium"
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+    if in_ci():
         pytest.fail(f"CI=true: the browser tests must run; {message}")
     pytest.skip(message)
 
@@ -54,13 +68,61 @@ def clock() -> FakeClock:
     return FakeClock(START)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+class PostgresSchema:
+    """This run's schema in the PostgreSQL test database: stores open on it through ``dsn``
+    (its search_path), and ``clear`` empties its tables so each test starts from none."""
+
+    def __init__(self, server_dsn: str) -> None:
+        self.name = f"burrow_admin_test_{secrets.token_hex(4)}"
+        separator = "&" if "?" in server_dsn else "?"
+        self.dsn = f"{server_dsn}{separator}options={quote(f'-csearch_path={self.name}')}"
+        self.connection = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
+        self.connection.execute(f'CREATE SCHEMA "{self.name}"')
+
+    def clear(self) -> None:
+        # Deleting a handful of rows is far cheaper than a new schema or a migration per test.
+        self.connection.execute(f"DELETE FROM {jobs.name}")
+        self.connection.execute(f"DELETE FROM {workers.name}")
+
+    def drop(self) -> None:
+        with self.connection:
+            self.connection.execute(f'DROP SCHEMA "{self.name}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[PostgresSchema]:
+    """Created on the first PostgreSQL test (memory and SQLite runs never connect)."""
+    server_dsn = os.environ.get("BURROW_TEST_POSTGRES_DSN") or DEFAULT_POSTGRES_DSN
+    try:
+        schema = PostgresSchema(server_dsn)
+    except psycopg.OperationalError as exc:
+        reason = " ".join(str(exc).split())  # psycopg's message spans lines
+        message = (
+            f"PostgreSQL at {server_dsn!r} is unreachable ({reason}); start it or "
+            "point BURROW_TEST_POSTGRES_DSN at one"
+        )
+        if in_ci():
+            pytest.fail(f"CI=true: the PostgreSQL tests must run; {message}", pytrace=False)
+        pytest.skip(message)
+    yield schema
+    schema.drop()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
-    """Every admin test runs on the memory store and on the SQL store (SQLite file)."""
+    """Every admin test runs on the memory store and on the SQL store, over a SQLite file and
+    over PostgreSQL."""
     if request.param == "memory":
         yield MemoryStore()
         return
-    sql_store = SQLStore.from_dsn(f"sqlite:///{tmp_path / 'jobs.db'}")
+    if request.param == "sqlite":
+        sql_store = SQLStore.from_dsn(f"sqlite:///{tmp_path / 'jobs.db'}")
+    else:
+        schema: PostgresSchema = request.getfixturevalue("postgres_schema")
+        # The first open migrates the schema. The admin's requests come one at a time, so
+        # two connections are plenty (the default opens up to eight).
+        sql_store = SQLStore.from_dsn(schema.dsn, max_connections=2)
+        schema.clear()
     yield sql_store
     asyncio.run(sql_store.close())
 
