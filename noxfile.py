@@ -97,7 +97,8 @@ def hypothesis_profile(session: nox.Session) -> str:
     return "ci" if session.python == HEAVY_PYTHON else "dev"
 
 
-@nox.session(python=HEAVY_PYTHON)
+# lint, types and the demo run on the Python that runs nox, so they work on any machine
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
     session.install("ruff")
@@ -105,7 +106,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
-@nox.session(python=HEAVY_PYTHON)
+@nox.session
 def types(session: nox.Session) -> None:
     """mypy strict over every package's sources and tests, one package per run: test modules
     are top-level (no ``__init__.py``), so two packages' ``conftest`` would collide."""
@@ -199,7 +200,7 @@ def _install_demo(session: nox.Session) -> None:
     session.install("uvicorn>=0.30", "httpx>=0.27")
 
 
-@nox.session(python=PYTHONS[0])
+@nox.session
 def demo(session: nox.Session) -> None:
     """The demo web app on SQLite with the admin: embedded storage, no server needed."""
     _install_demo(session)
