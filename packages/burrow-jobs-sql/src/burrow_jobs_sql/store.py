@@ -136,11 +136,15 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# Built once: ``json.loads`` with any option builds a new decoder on every call.
+_PAYLOAD_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _check_payload(index: int, payload: object) -> None:
     if not isinstance(payload, str):
         raise PayloadError(f"payload of job {index} is {type(payload).__name__}, not JSON text")
     try:
-        json.loads(payload, parse_constant=_reject_constant)
+        _PAYLOAD_DECODER.decode(payload)
     except ValueError as exc:
         raise PayloadError(f"payload of job {index} is not valid JSON text: {exc}") from None
 
@@ -195,6 +199,22 @@ def _transaction(connection: Connection) -> Iterator[None]:
         connection.exec_driver_sql("ROLLBACK")
         raise
     connection.exec_driver_sql("COMMIT")
+
+
+def _new_row(job: NewJob, now: datetime) -> dict[str, Any]:
+    """A new job's column values, for the Core insert (its type processors convert them)."""
+    return {
+        "type": job.type,
+        "payload": job.payload,
+        "status": "pending",
+        "priority": job.priority,
+        "attempts": 0,
+        "max_retries": job.max_retries,
+        "run_at": job.run_at,
+        "created_at": now,
+        "updated_at": now,
+        "cancelled": False,
+    }
 
 
 def _job_from_row(row: Row[Any]) -> Job:
@@ -410,70 +430,59 @@ class SQLStore:
     ) -> list[JobId]:
         if not jobs:
             return []
-        rows = []
         for index, job in enumerate(jobs):
             _check_payload(index, job.payload)
-            rows.append(
-                {
-                    "type": job.type,
-                    "payload": job.payload,
-                    "status": "pending",
-                    "priority": job.priority,
-                    "attempts": 0,
-                    "max_retries": job.max_retries,
-                    "run_at": job.run_at,
-                    "created_at": now,
-                    "updated_at": now,
-                    "cancelled": False,
-                }
-            )
         if using is not None:
-            ids = await self._insert_using(using, rows)
-        elif len(rows) == 1:
-            row = rows[0]
+            ids = await self._insert_using(using, [_new_row(job, now) for job in jobs])
+        elif len(jobs) == 1:
+            row = _new_row(jobs[0], now)
             ids = await self._run(lambda c: [c.execute(self._sql.insert, row).scalar_one()])
+        elif self._postgres:
+            ids = await self._run(lambda c: self._insert_many_postgres(c, jobs, now))
         else:
-            ids = await self._run(lambda c: self._insert_many(c, rows))
+            ids = await self._run(lambda c: self._insert_many_sqlite(c, jobs, now))
         self._announce(notify.AVAILABLE)
         return [str(i) for i in ids]
 
-    def _insert_many(self, connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
-        if self._postgres:
-            # One statement: atomic by itself, no transaction round trips. The arrays reach
-            # the driver as they are, so the aware-time check happens here.
-            for row in rows:
-                _require_aware(row["run_at"], "run_at")
-            params = {
-                "now": rows[0]["created_at"],
-                "types": [r["type"] for r in rows],
-                "payloads": [r["payload"] for r in rows],
-                "priorities": [r["priority"] for r in rows],
-                "max_retries": [r["max_retries"] for r in rows],
-                "run_ats": [r["run_at"] for r in rows],
-            }
-            # RETURNING has no order; the ids ascend in input order.
-            return sorted(connection.execute(POSTGRES_INSERT_UNNEST, params).scalars())
-        return self._insert_many_sqlite(connection, rows)
+    def _insert_many_postgres(
+        self, connection: Connection, jobs: Sequence[NewJob], now: datetime
+    ) -> list[int]:
+        # One statement: atomic by itself, no transaction round trips. The arrays reach
+        # the driver as they are, so the aware-time checks happen here.
+        _require_aware(now, "now")
+        for job in jobs:
+            _require_aware(job.run_at, "run_at")
+        params = {
+            "now": now,
+            "types": [j.type for j in jobs],
+            "payloads": [j.payload for j in jobs],
+            "priorities": [j.priority for j in jobs],
+            "max_retries": [j.max_retries for j in jobs],
+            "run_ats": [j.run_at for j in jobs],
+        }
+        # RETURNING has no order; the ids ascend in input order.
+        return sorted(connection.execute(POSTGRES_INSERT_UNNEST, params).scalars())
 
-    def _insert_many_sqlite(self, connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
-        params = [
-            {
-                "type": r["type"],
-                "payload": r["payload"],
-                "priority": r["priority"],
-                "max_retries": r["max_retries"],
-                "run_at": self._time(r["run_at"], "run_at"),
-                "now": self._time(r["created_at"], "now"),
-            }
-            for r in rows
-        ]
+    def _insert_many_sqlite(
+        self, connection: Connection, jobs: Sequence[NewJob], now: datetime
+    ) -> list[int]:
+        now_us = self._time(now, "now")
+        # A batch mostly shares one run_at: convert each distinct object once.
+        run_at: Any = None
+        run_at_us = 0
+        params = []
+        for j in jobs:
+            if j.run_at is not run_at:
+                run_at = j.run_at
+                run_at_us = self._time(run_at, "run_at")
+            params.append((j.type, j.payload, j.priority, j.max_retries, run_at_us, now_us, now_us))
         with _transaction(connection):
-            connection.execute(SQLITE_INSERT_MANY, params)
+            connection.exec_driver_sql(SQLITE_INSERT_MANY, params)
             last = int(connection.execute(SQLITE_LAST_ID).scalar_one())
         # AUTOINCREMENT gives each new row the largest id ever used plus one, and this
         # transaction holds the write lock throughout: the batch got the ids up to ``last``,
         # one after another, in input order.
-        return list(range(last - len(rows) + 1, last + 1))
+        return list(range(last - len(jobs) + 1, last + 1))
 
     async def _insert_using(self, using: Any, rows: list[dict[str, Any]]) -> list[int]:
         # The app's own connection: no commit here, so the rows appear when the app commits.
