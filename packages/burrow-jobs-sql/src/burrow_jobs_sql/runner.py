@@ -133,10 +133,12 @@ class Runner:
                     if connection is not None and connection.invalidated:
                         _discard(connection)
                         connection = None
-                with contextlib.suppress(RuntimeError):  # the caller's loop is closed
-                    call.loop.call_soon_threadsafe(_settle, call.future, value, error)
+                # Idle before the caller hears back: its next call then goes to this thread
+                # (about to wait for work) instead of starting another one.
                 with self._lock:
                     self._idle += 1
+                with contextlib.suppress(RuntimeError):  # the caller's loop is closed
+                    call.loop.call_soon_threadsafe(_settle, call.future, value, error)
         finally:
             if connection is not None:
                 _discard(connection)
