@@ -30,8 +30,10 @@ from burrow_tasks.store import LEASE_EXPIRED_ERROR_CLASS, SHUTDOWN_ERROR_CLASS
 
 __all__ = [
     "CLAIM_COLUMNS",
+    "POSTGRES_INSERT_ONE",
     "POSTGRES_INSERT_UNNEST",
     "SQLITE_INSERT_MANY",
+    "SQLITE_INSERT_ONE",
     "SQLITE_LAST_ID",
     "Statements",
     "build_claim",
@@ -227,6 +229,17 @@ positional rows already in storage form (integer microseconds): SQLAlchemy's mul
 ``INSERT ... RETURNING`` ran each row through the type processors and rendered many
 ``VALUES`` batches (29,500 jobs/s); a ``text()`` with named parameters still built and
 processed one parameter dict per row (a third of the batch's CPU)."""
+
+SQLITE_INSERT_ONE = SQLITE_INSERT_MANY + " RETURNING id"
+"""One job (an enqueue call): the same positional statement, values in storage form, run
+through ``exec_driver_sql``, so no call builds a parameter dict or runs type processors."""
+
+POSTGRES_INSERT_ONE = (
+    f"INSERT INTO {JOBS_TABLE} (type, payload, status, priority, attempts, max_retries,"
+    " run_at, created_at, updated_at, cancelled)"
+    " VALUES (%s, %s, 'pending', %s, 0, %s, %s, %s, %s, false) RETURNING id"
+)
+"""One job on PostgreSQL: positional (psycopg's placeholders), aware datetimes as they are."""
 
 SQLITE_LAST_ID = sa.text(f"SELECT seq FROM sqlite_sequence WHERE name = '{JOBS_TABLE}'")
 """The last id AUTOINCREMENT handed out."""

@@ -38,8 +38,10 @@ from burrow_jobs_sql.migrate import prepare_schema
 from burrow_jobs_sql.runner import Runner
 from burrow_jobs_sql.schema import CLAIMABLE_SQL, NOTIFY_CHANNEL_PREFIX, jobs, workers
 from burrow_jobs_sql.statements import (
+    POSTGRES_INSERT_ONE,
     POSTGRES_INSERT_UNNEST,
     SQLITE_INSERT_MANY,
+    SQLITE_INSERT_ONE,
     SQLITE_LAST_ID,
     Statements,
     build_claim,
@@ -435,14 +437,29 @@ class SQLStore:
         if using is not None:
             ids = await self._insert_using(using, [_new_row(job, now) for job in jobs])
         elif len(jobs) == 1:
-            row = _new_row(jobs[0], now)
-            ids = await self._run(lambda c: [c.execute(self._sql.insert, row).scalar_one()])
+            statement, values = self._insert_one(jobs[0], now)
+            ids = await self._run(lambda c: [c.exec_driver_sql(statement, values).scalar_one()])
         elif self._postgres:
             ids = await self._run(lambda c: self._insert_many_postgres(c, jobs, now))
         else:
             ids = await self._run(lambda c: self._insert_many_sqlite(c, jobs, now))
         self._announce(notify.AVAILABLE)
         return [str(i) for i in ids]
+
+    def _insert_one(self, job: NewJob, now: datetime) -> tuple[str, tuple[Any, ...]]:
+        """The positional insert of one job and its values in the driver's form."""
+        if self._postgres:
+            _require_aware(job.run_at, "run_at")
+            _require_aware(now, "now")
+            run_at: Any = job.run_at
+            created: Any = now
+            statement = POSTGRES_INSERT_ONE
+        else:
+            run_at = self._time(job.run_at, "run_at")
+            created = self._time(now, "now")
+            statement = SQLITE_INSERT_ONE
+        values = (job.type, job.payload, job.priority, job.max_retries, run_at, created, created)
+        return statement, values
 
     def _insert_many_postgres(
         self, connection: Connection, jobs: Sequence[NewJob], now: datetime
