@@ -16,7 +16,7 @@ from sqlalchemy.dialects import sqlite as sq
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.dml import Delete, Insert, ReturningDelete, Update
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import Select, TextualSelect
+from sqlalchemy.sql.selectable import Select
 
 from burrow_jobs_sql.schema import (
     CLAIM_INDEX,
@@ -37,6 +37,7 @@ __all__ = [
     "SQLITE_LAST_ID",
     "Statements",
     "build_claim",
+    "build_sqlite_claim",
     "build_statements",
 ]
 
@@ -245,16 +246,14 @@ SQLITE_LAST_ID = sa.text(f"SELECT seq FROM sqlite_sequence WHERE name = '{JOBS_T
 """The last id AUTOINCREMENT handed out."""
 
 
-def build_claim(dialect: str, limit: int) -> Executable:
-    """The claim of up to ``limit`` jobs: one statement, one round trip.
+def build_claim(limit: int) -> Executable:
+    """The PostgreSQL claim of up to ``limit`` jobs: one statement, one round trip.
 
     ``limit`` is rendered as a literal, not a bound parameter: with a bound LIMIT,
     PostgreSQL's generic prepared plan (psycopg prepares after five runs) cannot tell that
     few rows come back and switches to a sequential scan of the whole table (194 ms on
     1,000,000 rows instead of 0.9 ms). Callers cache one statement per limit.
     """
-    if dialect == "sqlite":
-        return _sqlite_claim(limit)
     type_filter: ColumnElement[bool] = jobs.c.type == sa.any_(
         sa.bindparam("types", type_=pg.ARRAY(sa.String()))
     )
@@ -280,23 +279,28 @@ def build_claim(dialect: str, limit: int) -> Executable:
     )
 
 
-def _sqlite_claim(limit: int) -> TextualSelect:
-    # Without statistics SQLite's planner prefers the equality on ``type`` (the admin's
-    # type index) and sorts every job of the type on each claim: 1.7 ms per claim of 10 on
-    # 10,000 jobs, growing with the backlog. INDEXED BY pins the claim index, read in claim
-    # order and stopped after ``limit`` rows (0.6 ms, flat). SQLAlchemy cannot render
-    # INDEXED BY, hence text. No SKIP LOCKED: the statement holds the write lock.
-    # The lease: 128 random bits in the 32-hex-digit form SQLAlchemy's Uuid uses on SQLite.
+def build_sqlite_claim(limit: int, type_count: int) -> str:
+    """The SQLite claim of up to ``limit`` jobs of ``type_count`` types, for
+    ``exec_driver_sql``: ``:now`` (integer microseconds) and ``:t0``, ``:t1``... the types.
+
+    Without statistics SQLite's planner prefers the equality on ``type`` (the admin's type
+    index) and sorts every job of the type on each claim: 1.7 ms per claim of 10 on 10,000
+    jobs, growing with the backlog. INDEXED BY pins the claim index, read in claim order and
+    stopped after ``limit`` rows (0.6 ms, flat); SQLAlchemy cannot render INDEXED BY, hence
+    text. Positional, because a Core or ``text()`` statement with an expanding ``IN`` is
+    re-rendered and its parameters processed on every call (~250 µs of the claim, inside
+    the write lock). No SKIP LOCKED: the statement holds the write lock. The lease: 128
+    random bits in the 32-hex-digit form SQLAlchemy's Uuid uses on SQLite. Callers cache one
+    string per (limit, type count).
+    """
     returning = ", ".join(column.name for column in CLAIM_COLUMNS)
-    statement = sa.text(
+    types = ", ".join(f":t{n}" for n in range(type_count))
+    return (
         f"UPDATE {JOBS_TABLE} SET status = 'running', attempts = attempts + 1,"
         " last_attempted_at = :now, heartbeat_at = :now, updated_at = :now,"
         " lease = lower(hex(randomblob(16)))"
         f" WHERE id IN (SELECT id FROM {JOBS_TABLE} INDEXED BY {CLAIM_INDEX}"
-        f" WHERE {CLAIMABLE_SQL} AND run_at <= :now AND type IN :types"
+        f" WHERE {CLAIMABLE_SQL} AND run_at <= :now AND type IN ({types})"
         f" ORDER BY priority DESC, run_at, id LIMIT {int(limit)})"
         f" RETURNING {returning}"
     )
-    return statement.bindparams(
-        sa.bindparam("now", type_=UTCDateTime()), sa.bindparam("types", expanding=True)
-    ).columns(*CLAIM_COLUMNS)

@@ -45,6 +45,7 @@ from burrow_jobs_sql.statements import (
     SQLITE_LAST_ID,
     Statements,
     build_claim,
+    build_sqlite_claim,
     build_statements,
 )
 from burrow_tasks.errors import InvalidJobStatus, JobNotFound, PayloadError
@@ -127,6 +128,11 @@ def _parse_lease(lease: Lease) -> uuid.UUID | None:
         return uuid.UUID(lease)
     except (ValueError, TypeError, AttributeError):
         return None
+
+
+def _lease_text(stored: str) -> Lease:
+    """A lease as SQLite stores it (32 hex digits) in the canonical UUID form."""
+    return f"{stored[:8]}-{stored[8:12]}-{stored[12:16]}-{stored[16:20]}-{stored[20:]}"
 
 
 def _require_aware(value: datetime, name: str) -> None:
@@ -270,6 +276,7 @@ class SQLStore:
         self._postgres = dialect == "postgresql"
         self._sql = _statements(dialect)
         self._claims: dict[int, Any] = {}
+        self._sqlite_claims: dict[tuple[int, int], str] = {}
         self._run = Runner(self._engine, threads, hold_connections=owns_engine)
         self._outcomes = GroupCommit(self._run, BulkWriter(dialect))
         self._broadcaster = notify.Broadcaster()
@@ -526,9 +533,11 @@ class SQLStore:
         type_list = list(types)
         if not type_list:
             return []
+        if not self._postgres:
+            return await self._claim_sqlite(limit, type_list, now)
         claim = self._claims.get(limit)
         if claim is None:
-            claim = self._claims[limit] = build_claim(self.dialect, limit)
+            claim = self._claims[limit] = build_claim(limit)
         params = {"now": now, "types": type_list}
         # With outcome writes waiting, the claim shares their transaction (one commit).
         rows = await self._outcomes.claim(lambda c: list(c.execute(claim, params)))
@@ -545,6 +554,31 @@ class SQLStore:
                 lease=r[6],
                 run_at=r[7],
                 created_at=r[8],
+            )
+            for r in rows
+        ]
+
+    async def _claim_sqlite(self, limit: int, types: list[str], now: datetime) -> list[ClaimedJob]:
+        key = (limit, len(types))
+        statement = self._sqlite_claims.get(key)
+        if statement is None:
+            statement = self._sqlite_claims[key] = build_sqlite_claim(limit, len(types))
+        values: dict[str, Any] = {f"t{n}": name for n, name in enumerate(types)}
+        values["now"] = self._time(now, "now")
+        rows = await self._outcomes.claim(lambda c: list(c.exec_driver_sql(statement, values)))
+        # RETURNING has no order: put the batch back into claim order.
+        rows.sort(key=lambda r: (-r[3], r[7], r[0]))
+        return [
+            ClaimedJob(
+                id=str(r[0]),
+                type=r[1],
+                payload=r[2],
+                priority=r[3],
+                attempts=r[4],
+                max_retries=r[5],
+                lease=_lease_text(r[6]),
+                run_at=_EPOCH + timedelta(microseconds=r[7]),
+                created_at=_EPOCH + timedelta(microseconds=r[8]),
             )
             for r in rows
         ]
