@@ -53,26 +53,44 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--render", type=Path, default=None, help="re-render a saved JSON: tables and chart"
     )
     parser.add_argument(
+        "--readme", action="store_true", help="with --render: rewrite bench/README.md's results"
+    )
+    parser.add_argument(
         "--no-save", action="store_true", help="print the report only; write no JSON or chart"
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep worker logs and probe files")
     return parser.parse_args(argv)
 
 
-def render(path: Path) -> int:
-    """Print a saved run's report and redraw its chart beside the JSON."""
+README = Path(__file__).resolve().parent / "README.md"
+README_START = "<!-- results:start -->"
+README_END = "<!-- results:end -->"
+
+
+def render(path: Path, into_readme: bool) -> int:
+    """Print a saved run's report and redraw its chart beside the JSON; with
+    ``into_readme`` also replace the results block of bench/README.md."""
     results = Results.from_json(json.loads(path.read_text()))
-    print(report.render(results))
+    text = report.render(results)
+    print(text)
     suffix = "" if results.meta.get("mode") == "full" else "-quick"
     (path.parent / f"chart{suffix}.svg").write_text(chart.svg(results))
     chart.png(results, path.parent / f"chart{suffix}.png")
+    if into_readme:
+        readme = README.read_text()
+        head, _, rest = readme.partition(README_START)
+        _, _, tail = rest.partition(README_END)
+        block = "\n".join(
+            [README_START, "", report.describe_run(results, path.name), "", text, "", README_END]
+        )
+        README.write_text(head + block + tail)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.render is not None:
-        return render(args.render)
+        return render(args.render, args.readme)
     sizes = QUICK if args.quick else FULL
     if args.repeats:
         if args.repeats < 1:

@@ -315,3 +315,34 @@ def render(results: Results) -> str:
         parts += ["", "W6 footprint (one run each):", "", footprint]
     parts += ["", "Targets:", "", targets_table(results)]
     return "\n".join(parts)
+
+
+def describe_run(results: Results, json_name: str) -> str:
+    """The run's provenance for the README: command, commit, machine, versions, load."""
+    meta = results.meta
+    machine = meta.get("machine", {})
+    packages = ", ".join(f"{k} {v}" for k, v in machine.get("packages", {}).items())
+    load_start = machine.get("load_average_at_start", [0.0])[0]
+    load_end = meta.get("load_average_at_end", [0.0])[0]
+    return "\n".join(
+        [
+            f"Run `{meta.get('started')}`: `{meta.get('command')}` "
+            f"({meta.get('seconds', 0):.0f} s), saved as `results/{json_name}`.",
+            f"burrow at commit `{machine.get('git_commit')}`"
+            + (
+                " plus uncommitted changes to `packages/` in the tree"
+                if machine.get("packages_uncommitted_changes")
+                else ""
+            )
+            + ".",
+            f"Machine: {machine.get('nproc')} cores ({machine.get('cpu')}), "
+            f"{machine.get('memory_gib')} GiB, {machine.get('os')}; Python "
+            f"{machine.get('python')}; PostgreSQL {machine.get('postgresql')}, stock settings; "
+            f"SQLite {machine.get('sqlite')}.",
+            f"Packages: {packages}.",
+            f"Load average at start {load_start:.1f}, at end {load_end:.1f} (other developers' "
+            "tests share the machine).",
+            "",
+            "![W1-W4 per system](results/chart.svg)",
+        ]
+    )
