@@ -190,8 +190,11 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=HEAVY_PYTHON)
 def bench_quick(session: nox.Session) -> None:
-    """The benchmark in --quick mode: proves the harness works; figures are not kept."""
+    """The benchmark in --quick mode: proves the harness works; figures are not kept.
+    The harness is type-checked here, where the peers it drives are installed."""
     _install_bench(session)
+    session.install("mypy")
+    session.run("mypy", "bench")
     session.run("python", "-m", "bench", "--quick", "--no-save", *session.posargs)
 
 
