@@ -275,7 +275,7 @@ class SQLStore:
         self._owns_engine = owns_engine
         self._postgres = dialect == "postgresql"
         self._sql = _statements(dialect)
-        self._claims: dict[int, Any] = {}
+        self._claims: dict[int, str] = {}
         self._sqlite_claims: dict[tuple[int, int], str] = {}
         self._run = Runner(self._engine, threads, hold_connections=owns_engine)
         self._outcomes = GroupCommit(self._run, BulkWriter(dialect))
@@ -538,9 +538,10 @@ class SQLStore:
         claim = self._claims.get(limit)
         if claim is None:
             claim = self._claims[limit] = build_claim(limit)
+        _require_aware(now, "now")
         params = {"now": now, "types": type_list}
         # With outcome writes waiting, the claim shares their transaction (one commit).
-        rows = await self._outcomes.claim(lambda c: list(c.execute(claim, params)))
+        rows = await self._outcomes.claim(lambda c: list(c.exec_driver_sql(claim, params)))
         # RETURNING has no order: put the batch back into claim order.
         rows.sort(key=lambda r: (-r[3], r[7], r[0]))
         return [
@@ -551,9 +552,9 @@ class SQLStore:
                 priority=r[3],
                 attempts=r[4],
                 max_retries=r[5],
-                lease=r[6],
-                run_at=r[7],
-                created_at=r[8],
+                lease=str(r[6]),
+                run_at=r[7].astimezone(UTC),
+                created_at=r[8].astimezone(UTC),
             )
             for r in rows
         ]
