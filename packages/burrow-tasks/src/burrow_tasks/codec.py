@@ -32,6 +32,11 @@ class PayloadCodec(Generic[T]):
         raise NotImplementedError
 
 
+# Built once: json.dumps with options builds a new encoder per call, a third of the CPU of a
+# batch enqueue.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 class JsonCodec(PayloadCodec[Any]):
     """Any JSON-serialisable value. ``bytes`` are taken as JSON text already encoded."""
 
@@ -41,7 +46,7 @@ class JsonCodec(PayloadCodec[Any]):
             self.decode(text)  # refuse bytes that are not JSON text before anything is written
             return text
         try:
-            return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            return _ENCODER.encode(value)
         except (TypeError, ValueError) as exc:
             raise PayloadError(f"payload is not JSON-serialisable: {exc}") from exc
 
