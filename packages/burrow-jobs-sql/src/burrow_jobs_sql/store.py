@@ -48,7 +48,7 @@ from burrow_jobs_sql.statements import (
     build_sqlite_claim,
     build_statements,
 )
-from burrow_tasks.errors import InvalidJobStatus, JobNotFound, PayloadError
+from burrow_tasks.errors import InvalidJobStatus, JobNotFound
 from burrow_tasks.jobs import (
     ClaimedJob,
     FinishedMinute,
@@ -67,6 +67,7 @@ from burrow_tasks.store import (
     SHUTDOWN_MESSAGE,
     lease_expired_message,
 )
+from burrow_tasks.store_checks import check_new_jobs, check_page
 from burrow_tasks.types import Capability, JobId, JobStatus, Lease
 
 if TYPE_CHECKING:
@@ -138,23 +139,6 @@ def _lease_text(stored: str) -> Lease:
 def _require_aware(value: datetime, name: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime {value!r} for {name}: burrow stores aware UTC times only")
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-# Built once: ``json.loads`` with any option builds a new decoder on every call.
-_PAYLOAD_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
-def _check_payload(index: int, payload: object) -> None:
-    if not isinstance(payload, str):
-        raise PayloadError(f"payload of job {index} is {type(payload).__name__}, not JSON text")
-    try:
-        _PAYLOAD_DECODER.decode(payload)
-    except ValueError as exc:
-        raise PayloadError(f"payload of job {index} is not valid JSON text: {exc}") from None
 
 
 def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
@@ -439,8 +423,7 @@ class SQLStore:
     ) -> list[JobId]:
         if not jobs:
             return []
-        for index, job in enumerate(jobs):
-            _check_payload(index, job.payload)
+        check_new_jobs(jobs)
         if using is not None:
             ids = await self._insert_using(using, [_new_row(job, now) for job in jobs])
         elif len(jobs) == 1:
@@ -742,8 +725,7 @@ class SQLStore:
         offset: int = 0,
         limit: int = 20,
     ) -> tuple[list[Job], int]:
-        if offset < 0 or limit < 0:
-            raise ValueError(f"jobs_list needs offset >= 0 and limit >= 0, got {offset}, {limit}")
+        check_page(offset, limit)
         filters: list[sa.ColumnElement[bool]] = []
         if status is not None:
             filters.append(jobs.c.status == JobStatus(status).value)

@@ -21,12 +21,16 @@ def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
+# Built once: json.loads with options builds a new decoder per call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def require_json_text(payload: object, index: int) -> None:
     """Raise ``PayloadError`` naming job ``index`` unless ``payload`` is valid JSON text."""
     if not isinstance(payload, str):
         raise PayloadError(f"payload of job {index} is {type(payload).__name__}, not JSON text")
     try:
-        json.loads(payload, parse_constant=_refuse_constant)
+        _DECODER.decode(payload)
     except ValueError as error:
         raise PayloadError(f"payload of job {index} is not valid JSON text: {error}") from None
 
