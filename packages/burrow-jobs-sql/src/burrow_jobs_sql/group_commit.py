@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from burrow_jobs_sql.schema import JOBS_TABLE
+from burrow_jobs_sql.transaction import explicit_transaction
 
 __all__ = ["COMPLETE", "FAIL_DEAD", "FAIL_RETRY", "HEARTBEAT", "GroupCommit", "OutcomeWrite"]
 
@@ -131,7 +132,7 @@ class BulkWriter:
         running-and-held nor claimable in the claims' view, so none is claimed twice."""
         if not claims:
             return self.write(connection, writes), []
-        with _transaction(connection):
+        with explicit_transaction(connection):
             written = self._write_all(connection, writes)
             claimed = [claim(connection) for claim in claims]
         return [id(w) in written for w in writes], claimed
@@ -143,7 +144,7 @@ class BulkWriter:
             # One statement commits by itself: no BEGIN/COMMIT round trips.
             written = self._write_group(connection, groups[0])
         else:
-            with _transaction(connection):
+            with explicit_transaction(connection):
                 written = self._write_all(connection, writes)
         return [id(w) in written for w in writes]
 
@@ -209,21 +210,6 @@ def _groups(writes: Sequence[OutcomeWrite]) -> list[list[OutcomeWrite]]:
         groups[-1].append(write)
         ids.add(write.row_id)
     return groups
-
-
-class _transaction:
-    """An explicit transaction on an autocommit connection (``BEGIN IMMEDIATE`` on SQLite,
-    so the write lock is taken once for the whole flush)."""
-
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-
-    def __enter__(self) -> None:
-        sqlite = self._connection.dialect.name == "sqlite"
-        self._connection.exec_driver_sql("BEGIN IMMEDIATE" if sqlite else "BEGIN")
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._connection.exec_driver_sql("COMMIT" if exc_type is None else "ROLLBACK")
 
 
 RunFn = Callable[[Callable[[Connection], Any]], Awaitable[Any]]

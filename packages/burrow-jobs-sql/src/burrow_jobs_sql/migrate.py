@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from burrow_jobs_sql.dsn import mask_dsn
 from burrow_jobs_sql.errors import StoreOpenError
 from burrow_jobs_sql.schema import VERSION_TABLE
+from burrow_jobs_sql.transaction import explicit_transaction
 
 __all__ = ["alembic_config", "head_revision", "prepare_schema", "upgrade"]
 
@@ -55,26 +56,18 @@ def _is_known(revision: str) -> bool:
 
 @contextmanager
 def _migration_lock(connection: Connection) -> Iterator[None]:
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SELECT pg_advisory_lock({_ADVISORY_LOCK_KEY})")
-        try:
-            connection.exec_driver_sql("BEGIN")
-            try:
-                yield
-            except BaseException:
-                connection.exec_driver_sql("ROLLBACK")
-                raise
-            connection.exec_driver_sql("COMMIT")
-        finally:
-            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_ADVISORY_LOCK_KEY})")
-    else:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-        try:
+    """One migrator at a time: PostgreSQL serialises on an advisory lock, SQLite on the write
+    lock that ``BEGIN IMMEDIATE`` takes."""
+    if connection.dialect.name != "postgresql":
+        with explicit_transaction(connection):
             yield
-        except BaseException:
-            connection.exec_driver_sql("ROLLBACK")
-            raise
-        connection.exec_driver_sql("COMMIT")
+        return
+    connection.exec_driver_sql(f"SELECT pg_advisory_lock({_ADVISORY_LOCK_KEY})")
+    try:
+        with explicit_transaction(connection):
+            yield
+    finally:
+        connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_ADVISORY_LOCK_KEY})")
 
 
 def _newer_error(engine: Engine, revision: str) -> StoreOpenError:

@@ -48,6 +48,7 @@ from burrow_jobs_sql.statements import (
     build_sqlite_claim,
     build_statements,
 )
+from burrow_jobs_sql.transaction import explicit_transaction
 from burrow_tasks.errors import InvalidJobStatus, JobNotFound
 from burrow_tasks.jobs import (
     ClaimedJob,
@@ -179,18 +180,27 @@ def _postgres_session(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.commit()
 
 
-@contextmanager
-def _transaction(connection: Connection) -> Iterator[None]:
-    """An explicit transaction on an autocommit connection. On SQLite ``BEGIN IMMEDIATE``
-    takes the write lock before the first read, so a read-then-write never deadlocks."""
-    begin = "BEGIN IMMEDIATE" if connection.dialect.name == "sqlite" else "BEGIN"
-    connection.exec_driver_sql(begin)
-    try:
-        yield
-    except BaseException:
-        connection.exec_driver_sql("ROLLBACK")
-        raise
-    connection.exec_driver_sql("COMMIT")
+def _claimed_jobs(
+    rows: list[Any], *, lease: Callable[[Any], str], time: Callable[[Any], datetime]
+) -> list[ClaimedJob]:
+    """Rows of a claim's RETURNING (id, type, payload, priority, attempts, max_retries, lease,
+    run_at, created_at) in claim order; ``lease`` and ``time`` read the dialect's raw values."""
+    # RETURNING has no order: put the batch back into claim order.
+    rows.sort(key=lambda r: (-r[3], r[7], r[0]))
+    return [
+        ClaimedJob(
+            id=str(r[0]),
+            type=r[1],
+            payload=r[2],
+            priority=r[3],
+            attempts=r[4],
+            max_retries=r[5],
+            lease=lease(r[6]),
+            run_at=time(r[7]),
+            created_at=time(r[8]),
+        )
+        for r in rows
+    ]
 
 
 def _new_row(job: NewJob, now: datetime) -> dict[str, Any]:
@@ -483,7 +493,7 @@ class SQLStore:
                 run_at = j.run_at
                 run_at_us = self._time(run_at, "run_at")
             params.append((j.type, j.payload, j.priority, j.max_retries, run_at_us, now_us, now_us))
-        with _transaction(connection):
+        with explicit_transaction(connection):
             connection.exec_driver_sql(SQLITE_INSERT_MANY, params)
             last = int(connection.execute(SQLITE_LAST_ID).scalar_one())
         # AUTOINCREMENT gives each new row the largest id ever used plus one, and this
@@ -525,22 +535,7 @@ class SQLStore:
         params = {"now": now, "types": type_list}
         # With outcome writes waiting, the claim shares their transaction (one commit).
         rows = await self._outcomes.claim(lambda c: list(c.exec_driver_sql(claim, params)))
-        # RETURNING has no order: put the batch back into claim order.
-        rows.sort(key=lambda r: (-r[3], r[7], r[0]))
-        return [
-            ClaimedJob(
-                id=str(r[0]),
-                type=r[1],
-                payload=r[2],
-                priority=r[3],
-                attempts=r[4],
-                max_retries=r[5],
-                lease=str(r[6]),
-                run_at=r[7].astimezone(UTC),
-                created_at=r[8].astimezone(UTC),
-            )
-            for r in rows
-        ]
+        return _claimed_jobs(rows, lease=str, time=lambda value: value.astimezone(UTC))
 
     async def _claim_sqlite(self, limit: int, types: list[str], now: datetime) -> list[ClaimedJob]:
         key = (limit, len(types))
@@ -550,22 +545,9 @@ class SQLStore:
         values: dict[str, Any] = {f"t{n}": name for n, name in enumerate(types)}
         values["now"] = self._time(now, "now")
         rows = await self._outcomes.claim(lambda c: list(c.exec_driver_sql(statement, values)))
-        # RETURNING has no order: put the batch back into claim order.
-        rows.sort(key=lambda r: (-r[3], r[7], r[0]))
-        return [
-            ClaimedJob(
-                id=str(r[0]),
-                type=r[1],
-                payload=r[2],
-                priority=r[3],
-                attempts=r[4],
-                max_retries=r[5],
-                lease=_lease_text(r[6]),
-                run_at=_EPOCH + timedelta(microseconds=r[7]),
-                created_at=_EPOCH + timedelta(microseconds=r[8]),
-            )
-            for r in rows
-        ]
+        return _claimed_jobs(
+            rows, lease=_lease_text, time=lambda value: _EPOCH + timedelta(microseconds=value)
+        )
 
     async def _guarded(self, statement: Any, job_id: JobId, lease: Lease, **values: Any) -> bool:
         row_id = _parse_id(job_id)
@@ -659,7 +641,7 @@ class SQLStore:
         row_id = _parse_id(job_id)
         if row_id is None:
             raise JobNotFound(job_id)
-        with _transaction(connection):
+        with explicit_transaction(connection):
             found = connection.execute(self._sql.status_for_update, {"job_id": row_id}).scalar()
             if found is None:
                 raise JobNotFound(job_id)
@@ -741,7 +723,7 @@ class SQLStore:
         total = sa.select(sa.func.count()).select_from(jobs).where(*filters)
 
         def read(connection: Connection) -> tuple[list[Job], int]:
-            with _transaction(connection) if self._postgres else _nothing():
+            with explicit_transaction(connection) if self._postgres else _nothing():
                 rows = connection.execute(page).all()
                 count = connection.execute(total).scalar_one()
             return [_job_from_row(r) for r in rows], int(count)
