@@ -128,21 +128,66 @@ def statements(store: SQLStore) -> Iterator[list[str]]:
     sa.event.remove(store.engine, "before_cursor_execute", record)
 
 
-async def test_a_claim_made_while_completions_wait_shares_their_transaction(
-    store: SQLStore, statements: list[str]
-) -> None:
+async def _complete_beside_a_claim(
+    store: SQLStore, statements: list[str] | None = None
+) -> tuple[bool, list[ClaimedJob]]:
+    """One job completed while another, pending, is claimed: both calls in one loop turn.
+    ``statements`` (the fixture) is cleared just before the two calls."""
     (job,) = await _claimed(store, 1)
     await store.jobs_insert(
         [NewJob(type="t", payload="{}", priority=0, max_retries=3, run_at=NOW)], now=NOW
     )
-    statements.clear()
-    written, claimed = await asyncio.gather(
+    if statements is not None:
+        statements.clear()
+    return await asyncio.gather(
         store.job_complete(job.id, job.lease, result=None, now=LATER),
         store.jobs_claim(10, types=["t"], now=LATER),
     )
+
+
+async def test_a_claim_made_while_completions_wait_shares_their_transaction_on_sqlite(
+    store: SQLStore, db_kind: str, statements: list[str]
+) -> None:
+    if db_kind != "sqlite":
+        pytest.skip("PostgreSQL folds the two into one statement (next test)")
+    written, claimed = await _complete_beside_a_claim(store, statements)
     assert written is True
     assert len(claimed) == 1
     assert statements == ["BEGIN", "UPDATE", "UPDATE", "COMMIT"]
+
+
+async def test_a_claim_made_while_completions_wait_shares_their_statement_on_postgres(
+    store: SQLStore, db_kind: str, statements: list[str]
+) -> None:
+    if db_kind != "postgres":
+        pytest.skip("SQLite has no data-modifying CTEs: one transaction instead (test above)")
+    written, claimed = await _complete_beside_a_claim(store, statements)
+    assert written is True
+    assert len(claimed) == 1
+    assert statements == ["WITH"]
+
+
+async def test_a_claim_beside_a_completion_returns_the_claimed_job_whole(store: SQLStore) -> None:
+    written, claimed = await _complete_beside_a_claim(store)
+    assert written is True
+    (job,) = claimed
+    assert (job.type, job.payload, job.attempts, job.run_at) == ("t", "{}", 1, NOW)
+    stored = await store.job_get(job.id)
+    assert stored is not None
+    assert (stored.status, stored.attempts) == (JobStatus.RUNNING, 1)
+
+
+async def test_a_stale_lease_beside_a_claim_is_refused(store: SQLStore) -> None:
+    (job,) = await _claimed(store, 1)
+    written, claimed = await asyncio.gather(
+        store.job_complete(job.id, STALE_LEASE, result=None, now=LATER),
+        store.jobs_claim(10, types=["t"], now=LATER),
+    )
+    assert written is False
+    assert claimed == []
+    held = await store.job_get(job.id)
+    assert held is not None
+    assert held.status is JobStatus.RUNNING
 
 
 async def test_a_job_completed_beside_a_claim_is_not_claimed_again(store: SQLStore) -> None:

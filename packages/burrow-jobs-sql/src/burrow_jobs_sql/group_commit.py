@@ -9,6 +9,10 @@ written exactly when its id comes back (the lease guard is in the statement's ``
 
 Rows reach the statement as arrays on PostgreSQL (``unnest``: one prepared statement for any
 batch size) and as a ``VALUES`` list on SQLite (one cached statement per batch size).
+
+On PostgreSQL a claim waiting beside one kind of write is folded into the same statement
+(two data-modifying CTEs): one round trip where ``BEGIN``, write, claim and ``COMMIT`` took
+four.
 """
 
 from __future__ import annotations
@@ -27,7 +31,15 @@ from sqlalchemy.engine import Connection
 from burrow_jobs_sql.schema import JOBS_TABLE
 from burrow_jobs_sql.transaction import explicit_transaction
 
-__all__ = ["COMPLETE", "FAIL_DEAD", "FAIL_RETRY", "HEARTBEAT", "GroupCommit", "OutcomeWrite"]
+__all__ = [
+    "COMPLETE",
+    "FAIL_DEAD",
+    "FAIL_RETRY",
+    "HEARTBEAT",
+    "ClaimStatement",
+    "GroupCommit",
+    "OutcomeWrite",
+]
 
 log = logging.getLogger("burrow_jobs_sql")
 
@@ -81,12 +93,36 @@ _GUARD = (
 )
 
 
-def _postgres_statement(kind: OutcomeKind) -> sa.TextClause:
+def _postgres_update(kind: OutcomeKind, placeholder: Callable[[str], str]) -> str:
     columns = (("id", "bigint"), ("lease", "uuid"), *kind.columns)
-    arrays = ", ".join(f"CAST(:{name} AS {pg_type}[])" for name, pg_type in columns)
+    arrays = ", ".join(f"CAST({placeholder(name)} AS {pg_type}[])" for name, pg_type in columns)
     names = ", ".join(name for name, _ in columns)
-    return sa.text(
+    return (
         f"UPDATE {JOBS_TABLE} SET {kind.assignments} FROM unnest({arrays}) AS v({names}) {_GUARD}"
+    )
+
+
+def _postgres_statement(kind: OutcomeKind) -> sa.TextClause:
+    return sa.text(_postgres_update(kind, lambda name: f":{name}"))
+
+
+_WRITTEN_PREFIX = "w_"
+"""The write's arrays in a combined statement, apart from the claim's own parameters."""
+
+
+def _postgres_combined(kind: OutcomeKind, claim: ClaimStatement) -> str:
+    """The writes and the claim as one statement (``exec_driver_sql``, pyformat): the claimed
+    rows as the claim returns them plus a last column ``false``, then one row per written id
+    (``id``, NULLs, ``true``).
+
+    Both updates see the statement's snapshot, in which every written job is still running:
+    the claim neither takes nor waits for one of them, and no row is updated twice."""
+    update = _postgres_update(kind, lambda name: f"%({_WRITTEN_PREFIX}{name})s")
+    padding = ", NULL" * (claim.columns - 1)
+    return (
+        f"WITH written AS ({update}), claimed AS ({claim.sql})"
+        " SELECT claimed.*, false FROM claimed"
+        f" UNION ALL SELECT written.id{padding}, true FROM written"
     )
 
 
@@ -100,6 +136,27 @@ def _sqlite_statement(kind: OutcomeKind, rows: int) -> sa.TextClause:
         f"UPDATE {JOBS_TABLE} SET {kind.assignments}"
         f" FROM (SELECT {renamed} FROM (VALUES {values})) AS v {_GUARD}"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimStatement:
+    """A PostgreSQL claim as ``exec_driver_sql`` text (pyformat parameters), which a flush
+    may fold into its write statement."""
+
+    sql: str
+    params: dict[str, Any]
+    columns: int
+    """How many columns the claim returns."""
+
+
+@dataclass(eq=False, slots=True)
+class _Claim:
+    """A claim waiting to run in the same transaction as the next flush: ``work`` runs it on
+    a connection; ``statement``, where given, is the same claim as SQL text."""
+
+    work: Callable[[Connection], Any]
+    statement: ClaimStatement | None
+    future: asyncio.Future[Any] = field(repr=False)
 
 
 @dataclass(eq=False, slots=True)
@@ -120,22 +177,56 @@ class BulkWriter:
     def __init__(self, dialect: str) -> None:
         self._postgres = dialect == "postgresql"
         self._statements: dict[tuple[str, int], sa.TextClause] = {}
+        self._combined: dict[tuple[str, str], str] = {}
 
     def write_and_claim(
         self,
         connection: Connection,
         writes: Sequence[OutcomeWrite],
-        claims: Sequence[Callable[[Connection], Any]],
+        claims: Sequence[_Claim],
     ) -> tuple[list[bool], list[Any]]:
         """The writes and then the claims in one transaction (one commit, one fsync): the
         verdict of each write and what each claim returned. A job written here is no longer
         running-and-held nor claimable in the claims' view, so none is claimed twice."""
         if not claims:
             return self.write(connection, writes), []
+        groups = _groups(writes)
+        statement = claims[0].statement
+        if (
+            self._postgres
+            and statement is not None
+            and len(claims) == 1
+            and len(groups) == 1
+            and len(groups[0]) <= _MAX_ROWS
+        ):
+            written, rows = self._write_and_claim_at_once(connection, groups[0], statement)
+            return [id(w) in written for w in writes], [rows]
         with explicit_transaction(connection):
             written = self._write_all(connection, writes)
-            claimed = [claim(connection) for claim in claims]
+            claimed = [claim.work(connection) for claim in claims]
         return [id(w) in written for w in writes], claimed
+
+    def _write_and_claim_at_once(
+        self, connection: Connection, group: Sequence[OutcomeWrite], claim: ClaimStatement
+    ) -> tuple[set[int], list[Any]]:
+        """One statement, which commits by itself: the ``id()`` of each write that landed and
+        the claimed rows (each with one extra last column)."""
+        kind = group[0].kind
+        key = (kind.name, claim.sql)
+        sql = self._combined.get(key)
+        if sql is None:
+            sql = self._combined[key] = _postgres_combined(kind, claim)
+        params = dict(claim.params)
+        for name, values in self._postgres_arrays(kind, group).items():
+            params[_WRITTEN_PREFIX + name] = values
+        claimed: list[Any] = []
+        returned: set[int] = set()
+        for row in connection.exec_driver_sql(sql, params):
+            if row[-1]:
+                returned.add(row[0])
+            else:
+                claimed.append(row)
+        return {id(w) for w in group if w.row_id in returned}, claimed
 
     def write(self, connection: Connection, writes: Sequence[OutcomeWrite]) -> list[bool]:
         """Write every row in one transaction; True for each row its lease let through."""
@@ -172,13 +263,18 @@ class BulkWriter:
         statement = self._statements.get(key)
         if statement is None:
             statement = self._statements[key] = _postgres_statement(kind)
+        return statement, self._postgres_arrays(kind, group)
+
+    @staticmethod
+    def _postgres_arrays(kind: OutcomeKind, group: Sequence[OutcomeWrite]) -> dict[str, Any]:
+        """One array per column of the rows, named as the statement's parameters."""
         params: dict[str, Any] = {
             "id": [w.row_id for w in group],
             "lease": [w.lease for w in group],
         }
         for index, (name, _) in enumerate(kind.columns):
             params[name] = [w.values[index] for w in group]
-        return statement, params
+        return params
 
     def _sqlite_call(
         self, kind: OutcomeKind, group: Sequence[OutcomeWrite]
@@ -221,14 +317,6 @@ through an event and a wait); waiting those few turns lets the completions and t
 share one transaction, one commit instead of two per batch."""
 
 
-@dataclass(eq=False, slots=True)
-class _Claim:
-    """A claim waiting to run in the same transaction as the next flush."""
-
-    work: Callable[[Connection], Any]
-    future: asyncio.Future[Any] = field(repr=False)
-
-
 class GroupCommit:
     """Coalesces concurrent outcome writes: per event loop, at most one flush runs at a
     time, and every write that arrives meanwhile goes into the next one. (A store may be
@@ -257,15 +345,18 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         return await self._queue(loop).write(loop, kind, row_id, lease, values)
 
-    async def claim(self, work: Callable[[Connection], T]) -> T:
+    async def claim(
+        self, work: Callable[[Connection], T], statement: ClaimStatement | None = None
+    ) -> T:
         """Run ``work`` (a claim): with the writes waiting on this loop, in their
-        transaction; else on its own."""
+        transaction (on PostgreSQL, given its ``statement``, in their statement); else on
+        its own."""
         loop = asyncio.get_running_loop()
         queue = self._queues.get(loop)
         if queue is None or not queue.waiting:
             result: T = await self._run(work)
             return result
-        return await queue.claim(loop, work)
+        return await queue.claim(loop, work, statement)
 
 
 class _LoopQueue:
@@ -300,9 +391,14 @@ class _LoopQueue:
             loop.create_task(self._drain())
         return await future
 
-    async def claim(self, loop: asyncio.AbstractEventLoop, work: Callable[[Connection], T]) -> T:
+    async def claim(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        work: Callable[[Connection], T],
+        statement: ClaimStatement | None,
+    ) -> T:
         future: asyncio.Future[T] = loop.create_future()
-        self._claims.append(_Claim(work, future))
+        self._claims.append(_Claim(work, statement, future))
         result: T = await future
         return result
 
@@ -320,10 +416,9 @@ class _LoopQueue:
             self._flushing = False
 
     async def _flush(self, batch: list[OutcomeWrite], claims: list[_Claim]) -> None:
-        works = [claim.work for claim in claims]
         try:
             verdicts, claimed = await self._run(
-                lambda c: self._writer.write_and_claim(c, batch, works)
+                lambda c: self._writer.write_and_claim(c, batch, claims)
             )
         except Exception as error:
             if claims:

@@ -31,6 +31,7 @@ from burrow_jobs_sql.group_commit import (
     FAIL_RETRY,
     HEARTBEAT,
     BulkWriter,
+    ClaimStatement,
     GroupCommit,
     OutcomeKind,
 )
@@ -38,6 +39,7 @@ from burrow_jobs_sql.migrate import prepare_schema
 from burrow_jobs_sql.runner import Runner
 from burrow_jobs_sql.schema import CLAIMABLE_SQL, NOTIFY_CHANNEL_PREFIX, jobs, workers
 from burrow_jobs_sql.statements import (
+    CLAIM_COLUMNS,
     POSTGRES_INSERT_ONE,
     POSTGRES_INSERT_UNNEST,
     SQLITE_INSERT_MANY,
@@ -533,8 +535,11 @@ class SQLStore:
             claim = self._claims[limit] = build_claim(limit)
         _require_aware(now, "now")
         params = {"now": now, "types": type_list}
-        # With outcome writes waiting, the claim shares their transaction (one commit).
-        rows = await self._outcomes.claim(lambda c: list(c.exec_driver_sql(claim, params)))
+        # With outcome writes waiting, the claim shares their statement (one round trip).
+        rows = await self._outcomes.claim(
+            lambda c: list(c.exec_driver_sql(claim, params)),
+            ClaimStatement(claim, params, len(CLAIM_COLUMNS)),
+        )
         return _claimed_jobs(rows, lease=str, time=lambda value: value.astimezone(UTC))
 
     async def _claim_sqlite(self, limit: int, types: list[str], now: datetime) -> list[ClaimedJob]:
