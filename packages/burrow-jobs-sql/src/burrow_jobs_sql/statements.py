@@ -202,21 +202,23 @@ def build_statements(dialect: str) -> Statements:
     )
 
 
-POSTGRES_INSERT_UNNEST = sa.text(
+POSTGRES_INSERT_UNNEST = (
     f"INSERT INTO {JOBS_TABLE} (type, payload, status, priority, attempts, max_retries,"
     " run_at, created_at, updated_at, cancelled)"
     " SELECT v.type, v.payload, 'pending', v.priority, 0, v.max_retries, v.run_at,"
-    " :now, :now, false"
-    " FROM unnest(CAST(:types AS text[]), CAST(:payloads AS text[]),"
-    " CAST(:priorities AS integer[]), CAST(:max_retries AS integer[]),"
-    " CAST(:run_ats AS timestamptz[]))"
+    " %(now)s, %(now)s, false"
+    " FROM unnest(%(types)b::text[], %(payloads)b::text[], %(priorities)b::integer[],"
+    " %(max_retries)b::integer[], %(run_ats)b::timestamptz[])"
     " WITH ORDINALITY AS v(type, payload, priority, max_retries, run_at, n)"
     " ORDER BY v.n RETURNING id"
-).bindparams(sa.bindparam("now", type_=UTCDateTime()))
-"""A PostgreSQL batch insert as one statement with one parameter per column: SQLAlchemy's
-multi-row insert renders 20,000 rows as many ``VALUES`` batches of bound parameters (6,000
-jobs/s); arrays bind in one go. Rows are inserted in input order (``ORDER BY`` the
-ordinality), so the identity hands out ascending ids in input order."""
+)
+"""A PostgreSQL batch insert as one statement with one parameter per column, for
+``exec_driver_sql``: SQLAlchemy's multi-row insert renders 20,000 rows as many ``VALUES``
+batches of bound parameters (6,000 jobs/s); arrays bind in one go. The arrays go in
+psycopg's binary format (``%b``): its text format quotes and escapes every element with
+regular expressions (320 ms for 20,000 rows of five columns, 80 ms in binary). Rows are
+inserted in input order (``ORDER BY`` the ordinality), so the identity hands out ascending
+ids in input order."""
 
 
 SQLITE_INSERT_MANY = (

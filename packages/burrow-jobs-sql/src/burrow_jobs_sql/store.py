@@ -480,7 +480,7 @@ class SQLStore:
             "run_ats": [j.run_at for j in jobs],
         }
         # RETURNING has no order; the ids ascend in input order.
-        return sorted(connection.execute(POSTGRES_INSERT_UNNEST, params).scalars())
+        return sorted(row[0] for row in connection.exec_driver_sql(POSTGRES_INSERT_UNNEST, params))
 
     def _insert_many_sqlite(
         self, connection: Connection, jobs: Sequence[NewJob], now: datetime
