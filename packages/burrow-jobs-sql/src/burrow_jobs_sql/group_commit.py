@@ -8,7 +8,8 @@ kind of write, in one transaction. Every caller still gets its own True/False: i
 written exactly when its id comes back (the lease guard is in the statement's ``WHERE``).
 
 Rows reach the statement as arrays on PostgreSQL (``unnest``: one prepared statement for any
-batch size) and as a ``VALUES`` list on SQLite (one cached statement per batch size).
+batch size; psycopg's binary format, which skips escaping every element) and as a ``VALUES``
+list on SQLite (one cached statement per batch size).
 
 On PostgreSQL a claim waiting beside one kind of write is folded into the same statement
 (two data-modifying CTEs): one round trip where ``BEGIN``, write, claim and ``COMMIT`` took
@@ -102,8 +103,8 @@ def _postgres_update(kind: OutcomeKind, placeholder: Callable[[str], str]) -> st
     )
 
 
-def _postgres_statement(kind: OutcomeKind) -> sa.TextClause:
-    return sa.text(_postgres_update(kind, lambda name: f":{name}"))
+def _postgres_statement(kind: OutcomeKind) -> str:
+    return _postgres_update(kind, lambda name: f"%({name})b")
 
 
 _WRITTEN_PREFIX = "w_"
@@ -117,7 +118,7 @@ def _postgres_combined(kind: OutcomeKind, claim: ClaimStatement) -> str:
 
     Both updates see the statement's snapshot, in which every written job is still running:
     the claim neither takes nor waits for one of them, and no row is updated twice."""
-    update = _postgres_update(kind, lambda name: f"%({_WRITTEN_PREFIX}{name})s")
+    update = _postgres_update(kind, lambda name: f"%({_WRITTEN_PREFIX}{name})b")
     padding = ", NULL" * (claim.columns - 1)
     return (
         f"WITH written AS ({update}), claimed AS ({claim.sql})"
@@ -177,6 +178,7 @@ class BulkWriter:
     def __init__(self, dialect: str) -> None:
         self._postgres = dialect == "postgresql"
         self._statements: dict[tuple[str, int], sa.TextClause] = {}
+        self._postgres_statements: dict[str, str] = {}
         self._combined: dict[tuple[str, str], str] = {}
 
     def write_and_claim(
@@ -250,20 +252,20 @@ class BulkWriter:
     def _write_group(self, connection: Connection, group: Sequence[OutcomeWrite]) -> set[int]:
         kind = group[0].kind
         if self._postgres:
-            statement, params = self._postgres_call(kind, group)
+            sql, arrays = self._postgres_call(kind, group)
+            returned = {row[0] for row in connection.exec_driver_sql(sql, arrays)}
         else:
             statement, params = self._sqlite_call(kind, group)
-        returned = set(connection.execute(statement, params).scalars())
+            returned = set(connection.execute(statement, params).scalars())
         return {id(w) for w in group if w.row_id in returned}
 
     def _postgres_call(
         self, kind: OutcomeKind, group: Sequence[OutcomeWrite]
-    ) -> tuple[sa.TextClause, dict[str, Any]]:
-        key = (kind.name, 0)
-        statement = self._statements.get(key)
-        if statement is None:
-            statement = self._statements[key] = _postgres_statement(kind)
-        return statement, self._postgres_arrays(kind, group)
+    ) -> tuple[str, dict[str, Any]]:
+        sql = self._postgres_statements.get(kind.name)
+        if sql is None:
+            sql = self._postgres_statements[kind.name] = _postgres_statement(kind)
+        return sql, self._postgres_arrays(kind, group)
 
     @staticmethod
     def _postgres_arrays(kind: OutcomeKind, group: Sequence[OutcomeWrite]) -> dict[str, Any]:

@@ -266,7 +266,7 @@ def build_claim(limit: int) -> str:
         f" lease = gen_random_uuid()"
         f" WHERE {JOBS_TABLE}.id IN (SELECT {JOBS_TABLE}.id FROM {JOBS_TABLE}"
         f" WHERE {CLAIMABLE_SQL} AND {JOBS_TABLE}.run_at <= {now}"
-        f" AND {JOBS_TABLE}.type = ANY (%(types)s::VARCHAR[])"
+        f" AND {JOBS_TABLE}.type = ANY (%(types)b::VARCHAR[])"
         f" ORDER BY {JOBS_TABLE}.priority DESC, {JOBS_TABLE}.run_at, {JOBS_TABLE}.id"
         f" LIMIT {int(limit)} FOR UPDATE SKIP LOCKED)"
         f" RETURNING {returning}"
