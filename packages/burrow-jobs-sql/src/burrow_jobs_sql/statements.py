@@ -258,7 +258,14 @@ def build_claim(limit: int) -> str:
     claim (same casts, same plans) minus the per-call compile lookup and result type
     processing. Callers cache one string per limit.
     """
-    returning = ", ".join(f"{JOBS_TABLE}.{column.name}" for column in CLAIM_COLUMNS)
+    # The lease comes back as text: the form the engine holds it in, with no UUID object
+    # built and formatted again for every job.
+    returning = ", ".join(
+        f"{JOBS_TABLE}.lease::text AS lease"
+        if column is jobs.c.lease
+        else f"{JOBS_TABLE}.{column.name}"
+        for column in CLAIM_COLUMNS
+    )
     now = "%(now)s::TIMESTAMP WITH TIME ZONE"
     return (
         f"UPDATE {JOBS_TABLE} SET status = 'running', attempts = {JOBS_TABLE}.attempts + 1,"

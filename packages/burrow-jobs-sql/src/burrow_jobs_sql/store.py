@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
@@ -124,6 +125,21 @@ def _parse_id(job_id: JobId) -> int | None:
         if value <= _MAX_ID:
             return value
     return None
+
+
+_CANONICAL_LEASE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+"""The form the store hands leases out in; any other spelling is parsed as a UUID."""
+
+
+def _lease_param(lease: Lease, *, postgres: bool) -> str | None:
+    """The lease in the form the database compares (PostgreSQL: canonical text; SQLite: 32
+    hex digits), or None when it is no UUID at all."""
+    if isinstance(lease, str) and _CANONICAL_LEASE.fullmatch(lease):
+        return lease if postgres else lease.replace("-", "")
+    parsed = _parse_lease(lease)
+    if parsed is None:
+        return None
+    return str(parsed) if postgres else parsed.hex
 
 
 def _parse_lease(lease: Lease) -> uuid.UUID | None:
@@ -568,10 +584,9 @@ class SQLStore:
         """A lease-guarded write through the group commit; values go to the driver as they
         are, so times and leases are converted here (SQLite: integer microseconds, hex)."""
         row_id = _parse_id(job_id)
-        parsed = _parse_lease(lease)
-        if row_id is None or parsed is None:
+        lease_param = _lease_param(lease, postgres=self._postgres)
+        if row_id is None or lease_param is None:
             return False
-        lease_param = str(parsed) if self._postgres else parsed.hex
         return await self._outcomes.write(kind, row_id, lease_param, values)
 
     def _time(self, value: datetime, name: str) -> Any:
