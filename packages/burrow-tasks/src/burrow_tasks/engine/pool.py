@@ -14,8 +14,9 @@ import enum
 import logging
 import os
 import socket
+import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,6 +75,19 @@ class MaintenanceReport:
     rescued: list[JobId] = field(default_factory=list)
     deleted: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+def _start_task(coroutine: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
+    """A job's task, started eagerly where Python can (3.12+): the handler and everything up
+    to the job's first real wait run at once, inside the claim, instead of one event-loop
+    turn later, which saves a scheduling round per job when handlers are short."""
+    if _EAGER_TASKS:
+        loop = asyncio.get_running_loop()
+        return asyncio.Task(coroutine, loop=loop, name=name, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+    return asyncio.create_task(coroutine, name=name)
+
+
+_EAGER_TASKS = sys.version_info >= (3, 12)
 
 
 class WorkerPool:
@@ -250,9 +264,11 @@ class WorkerPool:
             if not types:
                 return 0
             claimed = await self._store.jobs_claim(free, types=types, now=self._clock.now())
+            # Set before the jobs start: a job may finish inside _spawn (eager start), and
+            # its slot must then wake the claimer when this batch filled every slot.
+            self._saturated = len(claimed) == free
             for job in claimed:
                 self._spawn(job)
-            self._saturated = len(claimed) == free
             return len(claimed)
 
     def _spawn(self, job: ClaimedJob) -> None:
@@ -267,26 +283,34 @@ class WorkerPool:
         )
         running = _RunningJob(job, context, is_async=registration is None or registration.is_async)
         self._running[job.lease] = running
-        task = asyncio.create_task(
-            self._execute(running, registration), name=f"burrow-job-{job.id}"
-        )
-        running.task = task
+        task = _start_task(self._execute(running, registration), name=f"burrow-job-{job.id}")
+        if not task.done():
+            running.task = task
         task.add_done_callback(lambda _: self._finished(running))
 
-    def _finished(self, running: _RunningJob) -> None:
+    def _free_slot(self, running: _RunningJob) -> None:
         if self._running.get(running.job.lease) is running:
             del self._running[running.job.lease]
             if self._saturated:
                 self._saturated = False
                 self._wake.set()
+
+    def _finished(self, running: _RunningJob) -> None:
+        """The job's task is done: its slot is free and its outcome written (or given up)."""
+        self._free_slot(running)
         if running.task is not None:
             self._writing.discard(running.task)
 
     def _handler_returned(self, running: _RunningJob) -> None:
-        """Free the job's slot while its outcome is still being written."""
-        if running.task is not None:
-            self._writing.add(running.task)
-        self._finished(running)
+        """Free the job's slot while its outcome is still being written; shutdown waits for
+        that write through ``_writing``."""
+        # The current task, not running.task: with an eager start the handler can return
+        # before _spawn has stored the task.
+        task = asyncio.current_task()
+        if task is not None:
+            running.task = task
+            self._writing.add(task)
+        self._free_slot(running)
 
     async def run_until_idle(self) -> None:
         """Run jobs until none is claimable at ``clock.now()`` and none is in flight."""
@@ -295,10 +319,12 @@ class WorkerPool:
             heartbeats = asyncio.create_task(self._heartbeat_loop(), name="burrow-heartbeat")
         try:
             while True:
-                await self.claim_batch()
+                claimed = await self.claim_batch()
                 tasks = {r.task for r in self._running.values() if r.task is not None}
                 tasks |= self._writing
                 if not tasks:
+                    if claimed:  # they all finished inside the claim (eager start)
+                        continue
                     return
                 await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
