@@ -141,22 +141,23 @@ def _sqlite_statement(kind: OutcomeKind, rows: int) -> sa.TextClause:
 
 @dataclass(frozen=True, slots=True)
 class ClaimStatement:
-    """A PostgreSQL claim as ``exec_driver_sql`` text (pyformat parameters), which a flush
-    may fold into its write statement."""
+    """A PostgreSQL claim as ``exec_driver_sql`` text (pyformat parameters). Called with a
+    connection it runs alone; a flush may instead fold it into its write statement."""
 
     sql: str
     params: dict[str, Any]
     columns: int
     """How many columns the claim returns."""
 
+    def __call__(self, connection: Connection) -> list[Any]:
+        return list(connection.exec_driver_sql(self.sql, self.params))
+
 
 @dataclass(eq=False, slots=True)
 class _Claim:
-    """A claim waiting to run in the same transaction as the next flush: ``work`` runs it on
-    a connection; ``statement``, where given, is the same claim as SQL text."""
+    """A claim waiting to run in the same transaction as the next flush."""
 
     work: Callable[[Connection], Any]
-    statement: ClaimStatement | None
     future: asyncio.Future[Any] = field(repr=False)
 
 
@@ -177,7 +178,7 @@ class BulkWriter:
 
     def __init__(self, dialect: str) -> None:
         self._postgres = dialect == "postgresql"
-        self._statements: dict[tuple[str, int], sa.TextClause] = {}
+        self._sqlite_statements: dict[tuple[str, int], sa.TextClause] = {}
         self._postgres_statements: dict[str, str] = {}
         self._combined: dict[tuple[str, str], str] = {}
 
@@ -193,10 +194,10 @@ class BulkWriter:
         if not claims:
             return self.write(connection, writes), []
         groups = _groups(writes)
-        statement = claims[0].statement
+        statement = claims[0].work
         if (
             self._postgres
-            and statement is not None
+            and isinstance(statement, ClaimStatement)
             and len(claims) == 1
             and len(groups) == 1
             and len(groups[0]) <= _MAX_ROWS
@@ -282,9 +283,9 @@ class BulkWriter:
         self, kind: OutcomeKind, group: Sequence[OutcomeWrite]
     ) -> tuple[sa.TextClause, dict[str, Any]]:
         key = (kind.name, len(group))
-        statement = self._statements.get(key)
+        statement = self._sqlite_statements.get(key)
         if statement is None:
-            statement = self._statements[key] = _sqlite_statement(kind, len(group))
+            statement = self._sqlite_statements[key] = _sqlite_statement(kind, len(group))
         params: dict[str, Any] = {}
         names = [name for name, _ in kind.columns]
         for row, write in enumerate(group):
@@ -347,18 +348,16 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         return await self._queue(loop).write(loop, kind, row_id, lease, values)
 
-    async def claim(
-        self, work: Callable[[Connection], T], statement: ClaimStatement | None = None
-    ) -> T:
+    async def claim(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` (a claim): with the writes waiting on this loop, in their
-        transaction (on PostgreSQL, given its ``statement``, in their statement); else on
-        its own."""
+        transaction (a ``ClaimStatement`` on PostgreSQL: in their statement); else on its
+        own."""
         loop = asyncio.get_running_loop()
         queue = self._queues.get(loop)
         if queue is None or not queue.waiting:
             result: T = await self._run(work)
             return result
-        return await queue.claim(loop, work, statement)
+        return await queue.claim(loop, work)
 
 
 class _LoopQueue:
@@ -393,14 +392,9 @@ class _LoopQueue:
             loop.create_task(self._drain())
         return await future
 
-    async def claim(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        work: Callable[[Connection], T],
-        statement: ClaimStatement | None,
-    ) -> T:
+    async def claim(self, loop: asyncio.AbstractEventLoop, work: Callable[[Connection], T]) -> T:
         future: asyncio.Future[T] = loop.create_future()
-        self._claims.append(_Claim(work, statement, future))
+        self._claims.append(_Claim(work, future))
         result: T = await future
         return result
 

@@ -552,10 +552,7 @@ class SQLStore:
         _require_aware(now, "now")
         params = {"now": now, "types": type_list}
         # With outcome writes waiting, the claim shares their statement (one round trip).
-        rows = await self._outcomes.claim(
-            lambda c: list(c.exec_driver_sql(claim, params)),
-            ClaimStatement(claim, params, len(CLAIM_COLUMNS)),
-        )
+        rows = await self._outcomes.claim(ClaimStatement(claim, params, len(CLAIM_COLUMNS)))
         return _claimed_jobs(rows, lease=str, time=lambda value: value.astimezone(UTC))
 
     async def _claim_sqlite(self, limit: int, types: list[str], now: datetime) -> list[ClaimedJob]:

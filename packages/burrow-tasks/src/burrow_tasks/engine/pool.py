@@ -284,8 +284,7 @@ class WorkerPool:
         running = _RunningJob(job, context, is_async=registration is None or registration.is_async)
         self._running[job.lease] = running
         task = _start_task(self._execute(running, registration), name=f"burrow-job-{job.id}")
-        if not task.done():
-            running.task = task
+        running.task = task
         task.add_done_callback(lambda _: self._finished(running))
 
     def _free_slot(self, running: _RunningJob) -> None:
@@ -308,7 +307,6 @@ class WorkerPool:
         # before _spawn has stored the task.
         task = asyncio.current_task()
         if task is not None:
-            running.task = task
             self._writing.add(task)
         self._free_slot(running)
 
