@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from datetime import UTC, datetime
+
 import pytest
 
 from burrow_tasks import (
+    JobContext,
     JobQueue,
     PayloadError,
     ResultCapture,
@@ -45,6 +49,50 @@ async def test_a_sync_handler_sees_its_job_and_the_queue_values(queue: JobQueue)
     await values_queue.run_until_idle()
 
     assert seen == ["hi"]
+
+
+def _context() -> JobContext:
+    return JobContext(
+        id="1",
+        type="t",
+        attempt=1,
+        max_retries=3,
+        enqueued_at=datetime(2026, 1, 1, tzinfo=UTC),
+        values={},
+    )
+
+
+def test_a_cancel_requested_before_the_wait_ends_it_at_once() -> None:
+    context = _context()
+    context.request_cancel()
+
+    assert context.cancel_requested
+    assert context.wait_cancelled(timeout=0)
+
+
+def test_a_wait_without_a_cancel_times_out_false() -> None:
+    context = _context()
+
+    assert context.wait_cancelled(timeout=0.01) is False
+    assert not context.cancel_requested
+
+
+def test_a_handler_thread_waiting_for_a_cancel_wakes_when_it_is_requested() -> None:
+    context = _context()
+    waiting = threading.Event()
+    woke: list[bool] = []
+
+    def handler() -> None:
+        waiting.set()
+        woke.append(context.wait_cancelled(timeout=30))
+
+    thread = threading.Thread(target=handler)
+    thread.start()
+    waiting.wait(timeout=30)
+    context.request_cancel()
+    thread.join(timeout=30)
+
+    assert woke == [True]
 
 
 def test_capture_result_without_a_capture_does_nothing() -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from burrow_tasks.clock import Clock
 from burrow_tasks.config import JobsConfig
-from burrow_tasks.context import JobContext, ResultCapture, job_context, with_result_capture
+from burrow_tasks.context import JobContext, JobScope, ResultCapture
 from burrow_tasks.engine.outcomes import job_error
 from burrow_tasks.engine.registry import Registration
 from burrow_tasks.engine.retry import retry_at
@@ -285,7 +285,10 @@ class WorkerPool:
         self._running[job.lease] = running
         task = _start_task(self._execute(running, registration), name=f"burrow-job-{job.id}")
         running.task = task
-        task.add_done_callback(lambda _: self._finished(running))
+        if not _EAGER_TASKS:
+            # A task cancelled before its first step never runs _execute's ``finally``; an
+            # eager task is past that point when _start_task returns.
+            task.add_done_callback(lambda done: self._finished(running, done))
 
     def _free_slot(self, running: _RunningJob) -> None:
         if self._running.get(running.job.lease) is running:
@@ -294,11 +297,11 @@ class WorkerPool:
                 self._saturated = False
                 self._wake.set()
 
-    def _finished(self, running: _RunningJob) -> None:
+    def _finished(self, running: _RunningJob, task: asyncio.Task[Any] | None) -> None:
         """The job's task is done: its slot is free and its outcome written (or given up)."""
         self._free_slot(running)
-        if running.task is not None:
-            self._writing.discard(running.task)
+        if task is not None:
+            self._writing.discard(task)
 
     def _handler_returned(self, running: _RunningJob) -> None:
         """Free the job's slot while its outcome is still being written; shutdown waits for
@@ -359,14 +362,15 @@ class WorkerPool:
             self._handler_returned(running)
             await self._complete(job, capture.text)
         finally:
-            self._finished(running)
+            # The current task, not running.task: an eager task can end inside _spawn.
+            self._finished(running, asyncio.current_task())
 
     @staticmethod
     async def _invoke(
         registration: Registration, context: JobContext, capture: ResultCapture, payload: str
     ) -> None:
         data = payload.encode()
-        with job_context(context), with_result_capture(capture):
+        with JobScope(context, capture):
             if registration.is_async:
                 outcome: Any = registration.handler(data)
             else:
