@@ -496,7 +496,7 @@ class SQLStore:
             "run_ats": [j.run_at for j in jobs],
         }
         # RETURNING has no order; the ids ascend in input order.
-        return sorted(row[0] for row in connection.exec_driver_sql(POSTGRES_INSERT_UNNEST, params))
+        return sorted(connection.exec_driver_sql(POSTGRES_INSERT_UNNEST, params).scalars().all())
 
     def _insert_many_sqlite(
         self, connection: Connection, jobs: Sequence[NewJob], now: datetime
@@ -562,7 +562,9 @@ class SQLStore:
             statement = self._sqlite_claims[key] = build_sqlite_claim(limit, len(types))
         values: dict[str, Any] = {f"t{n}": name for n, name in enumerate(types)}
         values["now"] = self._time(now, "now")
-        rows = await self._outcomes.claim(lambda c: list(c.exec_driver_sql(statement, values)))
+        rows = await self._outcomes.claim(
+            lambda c: list(c.exec_driver_sql(statement, values).fetchall())
+        )
         return _claimed_jobs(
             rows, lease=_lease_text, time=lambda value: _EPOCH + timedelta(microseconds=value)
         )
