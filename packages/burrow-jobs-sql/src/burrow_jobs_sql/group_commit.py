@@ -341,11 +341,13 @@ class GroupCommit:
                 queue = self._queues.setdefault(loop, _LoopQueue(self._run, self._writer))
         return queue
 
-    async def write(
+    def write(
         self, kind: OutcomeKind, row_id: int, lease: str, values: tuple[Any, ...]
-    ) -> bool:
+    ) -> asyncio.Future[bool]:
+        """Queue one write; the future says whether its lease let it through. (A plain
+        call returning the future: one write per finished job, so no coroutine of its own.)"""
         loop = asyncio.get_running_loop()
-        return await self._queue(loop).write(loop, kind, row_id, lease, values)
+        return self._queue(loop).write(loop, kind, row_id, lease, values)
 
     async def claim(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` (a claim): with the writes waiting on this loop, in their
@@ -374,14 +376,14 @@ class _LoopQueue:
         """Writes wait for a flush that has not taken them yet."""
         return bool(self._pending)
 
-    async def write(
+    def write(
         self,
         loop: asyncio.AbstractEventLoop,
         kind: OutcomeKind,
         row_id: int,
         lease: str,
         values: tuple[Any, ...],
-    ) -> bool:
+    ) -> asyncio.Future[bool]:
         future: asyncio.Future[bool] = loop.create_future()
         self._pending.append(OutcomeWrite(kind, row_id, lease, values, future))
         if not self._flushing:
@@ -389,7 +391,7 @@ class _LoopQueue:
             # Started as a task, so every write made in this turn of the event loop (ten
             # handlers finishing together) joins the first flush.
             loop.create_task(self._drain())
-        return await future
+        return future
 
     async def claim(self, loop: asyncio.AbstractEventLoop, work: Callable[[Connection], T]) -> T:
         future: asyncio.Future[T] = loop.create_future()

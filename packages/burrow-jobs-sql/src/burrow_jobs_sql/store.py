@@ -577,16 +577,18 @@ class SQLStore:
         count = await self._run(lambda c: c.execute(statement, params).rowcount)
         return bool(count == 1)
 
-    async def _group_write(
+    def _group_write(
         self, kind: OutcomeKind, job_id: JobId, lease: Lease, *values: Any
-    ) -> bool:
+    ) -> asyncio.Future[bool]:
         """A lease-guarded write through the group commit; values go to the driver as they
         are, so times and leases are converted here (SQLite: integer microseconds, hex)."""
         row_id = _parse_id(job_id)
         lease_param = _lease_param(lease, postgres=self._postgres)
         if row_id is None or lease_param is None:
-            return False
-        return await self._outcomes.write(kind, row_id, lease_param, values)
+            refused: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            refused.set_result(False)
+            return refused
+        return self._outcomes.write(kind, row_id, lease_param, values)
 
     def _time(self, value: datetime, name: str) -> Any:
         _require_aware(value, name)
