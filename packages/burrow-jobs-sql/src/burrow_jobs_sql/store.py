@@ -282,8 +282,7 @@ class SQLStore:
                 f"cannot open {mask_dsn(engine.url)!r}: burrow_jobs_sql supports SQLite and "
                 f"PostgreSQL, not {dialect!r}"
             )
-        self._base_engine = engine
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._engine = engine
         self._owns_engine = owns_engine
         self._postgres = dialect == "postgresql"
         self._sql = _statements(dialect)
@@ -434,7 +433,7 @@ class SQLStore:
     @property
     def engine(self) -> Engine:
         """The sync engine the store runs on (the app's own one after ``from_engine``)."""
-        return self._base_engine
+        return self._engine
 
     @property
     def dialect(self) -> str:
@@ -442,7 +441,7 @@ class SQLStore:
         return "postgresql" if self._postgres else "sqlite"
 
     def __repr__(self) -> str:
-        return f"SQLStore({mask_dsn(self._base_engine.url)!r})"
+        return f"SQLStore({mask_dsn(self._engine.url)!r})"
 
     # --- enqueue ------------------------------------------------------------------------------
 
@@ -892,7 +891,7 @@ class SQLStore:
             return
         publish = self._broadcaster.publish
         if self._postgres:
-            conninfo = self._base_engine.url.set(drivername="postgresql").render_as_string(
+            conninfo = self._engine.url.set(drivername="postgresql").render_as_string(
                 hide_password=False
             )
             source = notify.listen_postgres(
@@ -924,7 +923,7 @@ class SQLStore:
                 await self._source
         await self._run.shutdown()
         if self._owns_engine:
-            self._base_engine.dispose()
+            self._engine.dispose()
 
 
 @contextmanager
