@@ -155,6 +155,12 @@ def _lease_text(stored: str) -> Lease:
     return f"{stored[:8]}-{stored[8:12]}-{stored[12:16]}-{stored[16:20]}-{stored[20:]}"
 
 
+def _utc(value: datetime) -> datetime:
+    """A ``timestamptz`` from psycopg in UTC (already so when the session's time zone is UTC:
+    then no conversion, which is most of the cost of reading a claimed job's two times)."""
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
 def _require_aware(value: datetime, name: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime {value!r} for {name}: burrow stores aware UTC times only")
@@ -173,7 +179,11 @@ def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
     return on_connect
 
 
-_POSTGRES_SESSION = ("SET enable_sort = off", "SET enable_bitmapscan = off")
+_POSTGRES_SESSION = (
+    "SET enable_sort = off",
+    "SET enable_bitmapscan = off",
+    "SET TimeZone = 'UTC'",
+)
 
 
 def _postgres_session(dbapi_connection: Any, _record: Any) -> None:
@@ -188,6 +198,9 @@ def _postgres_session(dbapi_connection: Any, _record: Any) -> None:
       running jobs through the partial rescue index, walked every job that was ever
       running since the last vacuum (0.8 ms and growing). A plain index scan marks them
       dead as it passes and stays fast.
+
+    The session's time zone is UTC so that psycopg hands ``timestamptz`` values back in
+    ``datetime.UTC`` itself, which the store then passes on unconverted.
     """
     cursor = dbapi_connection.cursor()
     try:
@@ -552,7 +565,7 @@ class SQLStore:
         params = {"now": now, "types": type_list}
         # With outcome writes waiting, the claim shares their statement (one round trip).
         rows = await self._outcomes.claim(ClaimStatement(claim, params, len(CLAIM_COLUMNS)))
-        return _claimed_jobs(rows, lease=str, time=lambda value: value.astimezone(UTC))
+        return _claimed_jobs(rows, lease=str, time=_utc)
 
     async def _claim_sqlite(self, limit: int, types: list[str], now: datetime) -> list[ClaimedJob]:
         key = (limit, len(types))
