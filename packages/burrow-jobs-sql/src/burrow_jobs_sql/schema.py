@@ -23,6 +23,7 @@ __all__ = [
     "CLAIM_INDEX",
     "JOBS_TABLE",
     "NOTIFY_CHANNEL_PREFIX",
+    "SQLITE_ONLY_INDEXES",
     "VERSION_TABLE",
     "WORKERS_TABLE",
     "UTCDateTime",
@@ -154,10 +155,15 @@ sa.Index(
     postgresql_where=_dead,
     sqlite_where=_dead,
 )
-# The admin's lists: newest first, optionally by status or by type.
+# The admin's lists, newest first. On SQLite two more serve the lists filtered by status
+# and by type (SQLITE_ONLY_INDEXES, made by migration 0001); PostgreSQL has none of them
+# (migration 0002): a status change there is never a HOT update and adds an entry to every
+# index, so each would cost every claim and completion a B-tree insert. Its filtered lists
+# read a status's partial index and sort, or this one and filter.
 sa.Index("burrow_jobs_created_idx", jobs.c.created_at, jobs.c.id)
-sa.Index("burrow_jobs_status_created_idx", jobs.c.status, jobs.c.created_at, jobs.c.id)
-sa.Index("burrow_jobs_type_created_idx", jobs.c.type, jobs.c.created_at, jobs.c.id)
+
+SQLITE_ONLY_INDEXES = frozenset({"burrow_jobs_status_created_idx", "burrow_jobs_type_created_idx"})
+"""Indexes a SQLite database has beyond ``metadata`` (see above)."""
 
 workers = sa.Table(
     WORKERS_TABLE,
