@@ -31,16 +31,24 @@ async def _noop(payload: bytes) -> None:
     return None
 
 
+async def _started(
+    store: MemoryStore, clock: FakeClock, *, workers: int, jobs: int
+) -> tuple[JobQueue, list[JobId]]:
+    """A running queue of ``workers`` slots that has had ``jobs`` quick jobs to work on and
+    one settle of the event loop; the clock never moves, so no poll interval passes."""
+    queue = JobQueue(store, JobsConfig(workers=workers), clock=clock)
+    queue.handle("quick", _noop)
+    job_ids = await queue.enqueue_batch("quick", list(range(jobs)))
+    await queue.start()
+    await clock.settle()
+    return queue, job_ids
+
+
 async def test_a_backlog_of_short_jobs_is_worked_off_without_waiting_for_a_poll(
     clock: FakeClock,
 ) -> None:
     store = MemoryStore()
-    queue = JobQueue(store, JobsConfig(workers=2), clock=clock)
-    queue.handle("quick", _noop)
-    await queue.enqueue_batch("quick", list(range(7)))
-
-    await queue.start()
-    await clock.settle()  # the clock never moves: no poll interval passes
+    queue, _ = await _started(store, clock, workers=2, jobs=7)
 
     counts = await store.jobs_count_by_status()
     assert counts[JobStatus.COMPLETED] == 7
@@ -51,11 +59,7 @@ async def test_shutdown_waits_for_the_outcome_of_a_job_that_finished_inside_the_
     clock: FakeClock,
 ) -> None:
     store = SlowCompletionStore()
-    queue = JobQueue(store, JobsConfig(workers=1), clock=clock)
-    queue.handle("quick", _noop)
-    job_id = await queue.enqueue("quick", None)
-    await queue.start()
-    await clock.settle()
+    queue, [job_id] = await _started(store, clock, workers=1, jobs=1)
     assert store.waiting == 1
 
     stopping = asyncio.ensure_future(queue.shutdown())

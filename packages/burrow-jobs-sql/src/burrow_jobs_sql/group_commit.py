@@ -24,7 +24,7 @@ import threading
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -42,8 +42,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("burrow_jobs_sql")
-
-T = TypeVar("T")
 
 _MAX_ROWS = 500
 """Rows per statement; a larger flush is split (SQLite's limit is 32,766 parameters)."""
@@ -142,8 +140,9 @@ def _sqlite_statement(kind: OutcomeKind, rows: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ClaimStatement:
-    """A PostgreSQL claim as ``exec_driver_sql`` text (pyformat parameters). Called with a
-    connection it runs alone; a flush may instead fold it into its write statement."""
+    """A claim as ``exec_driver_sql`` text and its parameters. Called with a connection it
+    runs alone; a flush runs it in its transaction, on PostgreSQL folded into its write
+    statement."""
 
     sql: str
     params: dict[str, Any]
@@ -158,8 +157,8 @@ class ClaimStatement:
 class _Claim:
     """A claim waiting to run in the same transaction as the next flush."""
 
-    work: Callable[[Connection], Any]
-    future: asyncio.Future[Any] = field(repr=False)
+    statement: ClaimStatement
+    future: asyncio.Future[list[Any]] = field(repr=False)
 
 
 @dataclass(eq=False, slots=True)
@@ -195,19 +194,13 @@ class BulkWriter:
         if not claims:
             return self.write(connection, writes), []
         groups = _groups(writes)
-        statement = claims[0].work
-        if (
-            self._postgres
-            and isinstance(statement, ClaimStatement)
-            and len(claims) == 1
-            and len(groups) == 1
-            and len(groups[0]) <= _MAX_ROWS
-        ):
+        statement = claims[0].statement
+        if self._postgres and len(claims) == 1 and len(groups) == 1 and len(groups[0]) <= _MAX_ROWS:
             written, rows = self._write_and_claim_at_once(connection, groups[0], statement)
             return [id(w) in written for w in writes], [rows]
         with explicit_transaction(connection):
             written = self._write_all(connection, writes)
-            claimed = [claim.work(connection) for claim in claims]
+            claimed = [claim.statement(connection) for claim in claims]
         return [id(w) in written for w in writes], claimed
 
     def _write_and_claim_at_once(
@@ -349,16 +342,15 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         return self._queue(loop).write(loop, kind, row_id, lease, values)
 
-    async def claim(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` (a claim): with the writes waiting on this loop, in their
-        transaction (a ``ClaimStatement`` on PostgreSQL: in their statement); else on its
-        own."""
+    async def claim(self, statement: ClaimStatement) -> list[Any]:
+        """The claimed rows: with the writes waiting on this loop, in their transaction (on
+        PostgreSQL in their statement); else on its own."""
         loop = asyncio.get_running_loop()
         queue = self._queues.get(loop)
         if queue is None or not queue.waiting:
-            result: T = await self._run(work)
-            return result
-        return await queue.claim(loop, work)
+            rows: list[Any] = await self._run(statement)
+            return rows
+        return await queue.claim(loop, statement)
 
 
 class _LoopQueue:
@@ -393,11 +385,10 @@ class _LoopQueue:
             loop.create_task(self._drain())
         return future
 
-    async def claim(self, loop: asyncio.AbstractEventLoop, work: Callable[[Connection], T]) -> T:
-        future: asyncio.Future[T] = loop.create_future()
-        self._claims.append(_Claim(work, future))
-        result: T = await future
-        return result
+    async def claim(self, loop: asyncio.AbstractEventLoop, statement: ClaimStatement) -> list[Any]:
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        self._claims.append(_Claim(statement, future))
+        return await future
 
     async def _drain(self) -> None:
         try:
@@ -440,7 +431,7 @@ class _LoopQueue:
 
     async def _claim_alone(self, claim: _Claim) -> None:
         try:
-            rows = await self._run(claim.work)
+            rows = await self._run(claim.statement)
         except Exception as error:
             _settle(claim.future, error)
         else:

@@ -574,9 +574,7 @@ class SQLStore:
             statement = self._sqlite_claims[key] = build_sqlite_claim(limit, len(types))
         values: dict[str, Any] = {f"t{n}": name for n, name in enumerate(types)}
         values["now"] = self._time(now, "now")
-        rows = await self._outcomes.claim(
-            lambda c: list(c.exec_driver_sql(statement, values).fetchall())
-        )
+        rows = await self._outcomes.claim(ClaimStatement(statement, values, len(CLAIM_COLUMNS)))
         return _claimed_jobs(
             rows, lease=_lease_text, time=lambda value: _EPOCH + timedelta(microseconds=value)
         )

@@ -20,7 +20,6 @@ __all__ = [
     "ResultCapture",
     "capture_result",
     "current_job",
-    "job_context",
     "with_result_capture",
 ]
 
@@ -115,16 +114,6 @@ def current_job() -> JobContext:
         raise RuntimeError(
             "current_job() called outside a job handler (no job is running in this context)"
         ) from None
-
-
-@contextmanager
-def job_context(context: JobContext) -> Iterator[JobContext]:
-    """Make ``context`` what ``current_job()`` returns inside the ``with`` block."""
-    token = _current_job.set(context)
-    try:
-        yield context
-    finally:
-        _current_job.reset(token)
 
 
 @dataclass(slots=True)
