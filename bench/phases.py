@@ -41,6 +41,8 @@ class Stamps:
     started: list[float] = field(default_factory=list)
     finished: list[float] = field(default_factory=list)
     resumed: list[float] = field(default_factory=list)
+    flush_cpu: list[float] = field(default_factory=list)
+    """CPU time of the SQL thread during each flush (``time.thread_time``)."""
 
 
 def instrument(stamps: Stamps) -> Callable[[], None]:
@@ -57,9 +59,11 @@ def instrument(stamps: Stamps) -> Callable[[], None]:
         claims: Sequence[Any],
     ) -> tuple[list[bool], list[Any]]:
         stamps.started.append(time.perf_counter())
+        cpu = time.thread_time()
         try:
             return write_and_claim(self, connection, writes, claims)
         finally:
+            stamps.flush_cpu.append(time.thread_time() - cpu)
             stamps.finished.append(time.perf_counter())
 
     async def stamped_flush(self: Any, batch: list[Any], claims: list[Any]) -> None:
@@ -127,7 +131,14 @@ async def run_w3(dsn: str, jobs: int, stamps: Stamps) -> float:
 def report(stamps: Stamps) -> dict[str, float]:
     """Median µs of each phase, leaving out the first and last ten flushes (start, drain)."""
     flushes = list(
-        zip(stamps.handed, stamps.started, stamps.finished, stamps.resumed, strict=False)
+        zip(
+            stamps.handed,
+            stamps.started,
+            stamps.finished,
+            stamps.resumed,
+            stamps.flush_cpu,
+            strict=False,
+        )
     )[10:-10]
     if len(flushes) < 3:
         raise SystemExit(f"only {len(flushes)} flushes to look at: give more --jobs")
@@ -136,6 +147,7 @@ def report(stamps: Stamps) -> dict[str, float]:
         "event loop": loop,
         "hop to the SQL thread": [f[1] - f[0] for f in flushes],
         "flush (writes + claim)": [f[2] - f[1] for f in flushes],
+        "  of which SQL-thread CPU": [f[4] for f in flushes],
         "hop back": [f[3] - f[2] for f in flushes],
     }
     return {name: statistics.median(values) * 1e6 for name, values in phases.items()}

@@ -1,7 +1,11 @@
 """The worker pool: claims jobs in batches, runs their handlers, writes the outcomes.
 
 One claim loop fills up to ``workers`` slots per store call; each claimed job runs as its
-own asyncio task. One heartbeat loop renews every running job's lease; one maintenance loop
+own asyncio task. When jobs prove shorter than a claim's round trip (every job of a full
+batch returned before the next claim), a claim also takes up to ``workers`` jobs ahead: they
+wait in the pool and start as slots free, so a busy pool of short jobs pays one store
+round trip per two batches instead of one per batch. At most ``workers`` handlers ever run at
+once. One heartbeat loop renews every running job's lease; one maintenance loop
 rescues stale jobs and deletes old completed ones; a notification loop (stores with
 ``Capability.NOTIFY``) wakes the claimer and checks cancelled jobs at once. Every wait is on
 the queue's clock.
@@ -10,6 +14,7 @@ the queue's clock.
 from __future__ import annotations
 
 import asyncio
+import collections
 import enum
 import logging
 import os
@@ -62,6 +67,7 @@ class _State(enum.Enum):
 class _RunningJob:
     job: ClaimedJob
     context: JobContext
+    registration: Registration | None
     is_async: bool
     task: asyncio.Task[None] | None = None
     stop_reason: StopReason | None = None
@@ -108,6 +114,11 @@ class WorkerPool:
         self._values = values
         # Keyed by lease: after a rescue or retry one job may run twice here at once.
         self._running: dict[Lease, _RunningJob] = {}
+        # Claimed ahead, not started: held under their lease (heartbeats renew them) and
+        # started in claim order as slots free.
+        self._ready: collections.deque[_RunningJob] = collections.deque()
+        self._start_scheduled = False
+        self._last_claim_full = False
         # Jobs whose handler has returned and whose outcome is being written: their slot is
         # already free, so the next claim overlaps the write instead of waiting for it.
         self._writing: set[asyncio.Task[None]] = set()
@@ -136,7 +147,8 @@ class WorkerPool:
 
     @property
     def in_flight(self) -> int:
-        return len(self._running)
+        """Jobs this pool holds: running, and claimed ahead waiting for a slot."""
+        return len(self._running) + len(self._ready)
 
     def status(self) -> PoolStatus:
         info = None if self._state is _State.NEW else self._worker_info()
@@ -150,7 +162,7 @@ class WorkerPool:
             pid=os.getpid(),
             state=WorkerState.RUNNING if running else WorkerState.STOPPED,
             workers=self._config.workers,
-            in_flight=len(self._running),
+            in_flight=self.in_flight,
             poll_interval=self._config.poll_interval,
             types=tuple(sorted(self._registry)),
             started_at=self._started_at,
@@ -207,12 +219,18 @@ class WorkerPool:
         self._wake.set()
         try:
             await self._stop_claiming()
-            tasks = [r.task for r in self._running.values() if r.task is not None]
-            await wait_tasks(tasks, self._clock, self._config.shutdown_grace)
+            await self._finish_within_grace()
+            # Taken out first: a slot freed by a stopped handler must not start one.
+            never_started = list(self._ready)
+            self._ready.clear()
             for running in list(self._running.values()):
                 self._stop(running, StopReason.SHUTDOWN)
             remaining = [r.task for r in self._running.values() if r.task is not None]
             await asyncio.gather(*remaining, return_exceptions=True)
+            for running in never_started:
+                # The claim counted an attempt, which a release keeps, as for a job
+                # interrupted by shutdown.
+                await self._release(running.job)
             await asyncio.gather(*self._writing, return_exceptions=True)
         finally:
             for loop in self._loops:
@@ -222,6 +240,18 @@ class WorkerPool:
             await self._beat()
             self._done.set()
             logger.info("burrow: worker pool %s stopped", self.worker_id)
+
+    async def _finish_within_grace(self) -> None:
+        """Let running handlers finish, and jobs claimed ahead start and finish as slots free
+        (they are short: that is why they were claimed ahead), until the grace runs out."""
+        deadline = self._clock.now() + self._config.shutdown_grace
+        while True:
+            self._start_ready()
+            tasks = [r.task for r in self._running.values() if r.task is not None]
+            left = deadline - self._clock.now()
+            if not tasks or left <= timedelta(0):
+                return
+            await wait_tasks(tasks, self._clock, left)
 
     async def _stop_claiming(self) -> None:
         if self._notify_task is not None:
@@ -253,25 +283,43 @@ class WorkerPool:
             await wait_event(self._wake, self._clock, poll)
 
     async def claim_batch(self) -> int:
-        """Claim up to the free capacity in one store call and start the jobs; returns how
-        many were claimed."""
+        """Claim up to the free capacity (plus the jobs to claim ahead) in one store call
+        and start the jobs; returns how many were claimed."""
         async with self._claim_lock:
-            free = self._config.workers - len(self._running)
+            self._start_ready()
+            free = self._config.workers - len(self._running) - len(self._ready)
             types = tuple(self._registry)
             if free <= 0:
                 self._saturated = True
                 return 0
             if not types:
                 return 0
-            claimed = await self._store.jobs_claim(free, types=types, now=self._clock.now())
-            # Set before the jobs start: a job may finish inside _spawn (eager start), and
+            limit = free + self._claim_ahead()
+            claimed = await self._store.jobs_claim(limit, types=types, now=self._clock.now())
+            self._last_claim_full = len(claimed) == limit
+            # Set before the jobs start: a job may finish inside _start (eager start), and
             # its slot must then wake the claimer when this batch filled every slot.
-            self._saturated = len(claimed) == free
-            for job in claimed:
-                self._spawn(job)
+            self._saturated = len(claimed) >= free
+            self._ready.extend(self._prepare(job) for job in claimed)
+            self._start_ready()
             return len(claimed)
 
-    def _spawn(self, job: ClaimedJob) -> None:
+    def _claim_ahead(self) -> int:
+        """How many jobs beyond the free slots the next claim may take: a batch's worth when
+        the last claim came back full (a backlog) and every job it brought has already
+        returned (they are shorter than a claim's round trip); else none, so a job never
+        waits behind a long one while another worker could run it."""
+        if self._running or self._ready or not self._last_claim_full:
+            return 0
+        return self._config.workers
+
+    def _start_ready(self) -> None:
+        """Start jobs claimed ahead, in claim order, while slots are free."""
+        self._start_scheduled = False
+        while self._ready and len(self._running) < self._config.workers:
+            self._start(self._ready.popleft())
+
+    def _prepare(self, job: ClaimedJob) -> _RunningJob:
         registration = self._registry.get(job.type)
         context = JobContext(
             id=job.id,
@@ -281,9 +329,15 @@ class WorkerPool:
             enqueued_at=job.created_at,
             values=self._values,
         )
-        running = _RunningJob(job, context, is_async=registration is None or registration.is_async)
+        is_async = registration is None or registration.is_async
+        return _RunningJob(job, context, registration, is_async=is_async)
+
+    def _start(self, running: _RunningJob) -> None:
+        job = running.job
         self._running[job.lease] = running
-        task = _start_task(self._execute(running, registration), name=f"burrow-job-{job.id}")
+        task = _start_task(
+            self._execute(running, running.registration), name=f"burrow-job-{job.id}"
+        )
         running.task = task
         if not _EAGER_TASKS:
             # A task cancelled before its first step never runs _execute's ``finally``; an
@@ -293,6 +347,12 @@ class WorkerPool:
     def _free_slot(self, running: _RunningJob) -> None:
         if self._running.get(running.job.lease) is running:
             del self._running[running.job.lease]
+            if self._ready and not self._start_scheduled:
+                # Started from a callback, not from here: this runs inside the finishing
+                # job's task, and an eager start nested in it for every job waiting would
+                # stack one frame chain per job.
+                self._start_scheduled = True
+                asyncio.get_running_loop().call_soon(self._start_ready)
             if self._saturated:
                 self._saturated = False
                 self._wake.set()
@@ -307,7 +367,7 @@ class WorkerPool:
         """Free the job's slot while its outcome is still being written; shutdown waits for
         that write through ``_writing``."""
         # The current task, not running.task: with an eager start the handler can return
-        # before _spawn has stored the task.
+        # before _start has stored the task.
         task = asyncio.current_task()
         if task is not None:
             self._writing.add(task)
@@ -324,7 +384,7 @@ class WorkerPool:
                 tasks = {r.task for r in self._running.values() if r.task is not None}
                 tasks |= self._writing
                 if not tasks:
-                    if claimed:  # they all finished inside the claim (eager start)
+                    if claimed or self._ready:  # they finished inside the claim (eager start)
                         continue
                     return
                 await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -362,7 +422,7 @@ class WorkerPool:
             self._handler_returned(running)
             await self._complete(job, capture.text)
         finally:
-            # The current task, not running.task: an eager task can end inside _spawn.
+            # The current task, not running.task: an eager task can end inside _start.
             self._finished(running, asyncio.current_task())
 
     @staticmethod
@@ -438,12 +498,22 @@ class WorkerPool:
 
     def stop_job(self, job_id: JobId, reason: StopReason) -> bool:
         """Stop the handler of ``job_id`` if this pool runs it; True if it did."""
-        found = [r for r in self._running.values() if r.job.id == job_id]
+        found = [r for r in (*self._running.values(), *self._ready) if r.job.id == job_id]
         for running in found:
             self._stop(running, reason)
         return bool(found)
 
     def _stop(self, running: _RunningJob, reason: StopReason) -> None:
+        if running.task is None and running in self._ready:
+            # Claimed ahead and not started: it never will be.
+            self._ready.remove(running)
+            logger.info(
+                "burrow: job %s (%s) dropped before it started: %s",
+                running.job.id,
+                running.job.type,
+                reason.value,
+            )
+            return
         if running.handler_done or running.task is None:
             return
         first = running.stop_reason is None
@@ -466,12 +536,16 @@ class WorkerPool:
         # never later than one interval after its claim.
         while True:
             await self._clock.sleep(self._config.heartbeat_interval)
-            await self.heartbeat(list(self._running.values()))
+            await self.heartbeat()
+
+    def _held(self) -> list[_RunningJob]:
+        return [*self._running.values(), *self._ready]
 
     async def heartbeat(self, jobs: list[_RunningJob] | None = None) -> None:
-        """Renew the leases of ``jobs`` (default: all running); stop those refused."""
+        """Renew the leases of ``jobs`` (default: every job held, running or claimed ahead);
+        stop those refused."""
         now = self._clock.now()
-        for running in list(self._running.values()) if jobs is None else jobs:
+        for running in self._held() if jobs is None else jobs:
             if running.stop_reason is not None or running.handler_done:
                 continue
             job = running.job
@@ -489,10 +563,10 @@ class WorkerPool:
                 if note.kind is NotificationKind.AVAILABLE:
                     self._wake.set()
                 elif note.job_id is None:
-                    await self.heartbeat(list(self._running.values()))
+                    await self.heartbeat()
                 else:
                     # A notification is a hint: the heartbeat's refusal is the proof.
-                    named = [r for r in self._running.values() if r.job.id == note.job_id]
+                    named = [r for r in self._held() if r.job.id == note.job_id]
                     await self.heartbeat(named)
         except asyncio.CancelledError:
             raise

@@ -1,0 +1,199 @@
+"""Claiming ahead: once a full batch of jobs has returned before the next claim, a claim
+also takes up to ``workers`` jobs beyond the free slots. They wait in the pool, held under
+their lease, and start as slots free; never more than ``workers`` handlers run at once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Collection
+from datetime import datetime
+
+from burrow_jobs_memory import MemoryStore
+from burrow_tasks import ClaimedJob, FakeClock, JobQueue, JobsConfig, JobStatus
+from burrow_tasks.types import JobId
+
+
+class ClaimSpyStore(MemoryStore):
+    """Records the limit of every claim."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.limits: list[int] = []
+
+    async def jobs_claim(
+        self, limit: int, *, types: Collection[str], now: datetime
+    ) -> list[ClaimedJob]:
+        self.limits.append(limit)
+        return await super().jobs_claim(limit, types=types, now=now)
+
+
+class Handlers:
+    """Quick jobs return at once; a job named in ``gates`` waits until its gate opens."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.running = 0
+        self.most_running = 0
+        self.gates: dict[str, asyncio.Event] = {}
+
+    def gate(self, name: str) -> asyncio.Event:
+        return self.gates.setdefault(name, asyncio.Event())
+
+    async def __call__(self, payload: bytes) -> None:
+        name = json.loads(payload)
+        self.started.append(name)
+        self.running += 1
+        self.most_running = max(self.most_running, self.running)
+        try:
+            if name in self.gates:
+                await self.gates[name].wait()
+        finally:
+            self.running -= 1
+
+
+async def _queue(
+    store: MemoryStore, clock: FakeClock, handlers: Handlers, *, workers: int, names: list[str]
+) -> tuple[JobQueue, dict[str, JobId]]:
+    queue = JobQueue(store, JobsConfig(workers=workers), clock=clock)
+    queue.handle("work", handlers)
+    ids = await queue.enqueue_batch("work", names)
+    await queue.start()
+    await clock.settle()
+    return queue, dict(zip(names, ids, strict=True))
+
+
+async def _status(store: MemoryStore, job_id: JobId) -> JobStatus:
+    job = await store.job_get(job_id)
+    assert job is not None
+    return job.status
+
+
+async def test_the_first_claim_takes_only_the_free_slots(clock: FakeClock) -> None:
+    store, handlers = ClaimSpyStore(), Handlers()
+    queue, _ = await _queue(store, clock, handlers, workers=2, names=["a", "b", "c"])
+
+    assert store.limits[0] == 2
+    await queue.shutdown()
+
+
+async def test_after_a_full_batch_of_short_jobs_a_claim_takes_a_batch_ahead(
+    clock: FakeClock,
+) -> None:
+    store, handlers = ClaimSpyStore(), Handlers()
+    names = [str(n) for n in range(9)]
+    queue, ids = await _queue(store, clock, handlers, workers=2, names=names)
+
+    assert store.limits[:2] == [2, 4]
+    assert handlers.started == names
+    assert handlers.most_running <= 2
+    assert {await _status(store, ids[name]) for name in names} == {JobStatus.COMPLETED}
+    await queue.shutdown()
+
+
+async def test_no_claim_ahead_while_a_job_of_the_last_batch_still_runs(clock: FakeClock) -> None:
+    store, handlers = ClaimSpyStore(), Handlers()
+    handlers.gate("slow")
+    queue, _ = await _queue(store, clock, handlers, workers=2, names=["slow", "b", "c", "d"])
+
+    assert store.limits[0] == 2
+    assert all(limit == 1 for limit in store.limits[1:])
+    assert handlers.started == ["slow", "b", "c", "d"]
+    handlers.gate("slow").set()
+    await queue.shutdown()
+
+
+async def _one_waiting_behind_a_slow_job(
+    store: MemoryStore, clock: FakeClock, handlers: Handlers
+) -> tuple[JobQueue, dict[str, JobId]]:
+    """One slot: ``quick`` proves jobs short, so the next claim takes ``slow`` and, ahead,
+    ``waiting``, which then waits for the slot ``slow`` holds."""
+    handlers.gate("slow")
+    queue, ids = await _queue(store, clock, handlers, workers=1, names=["quick", "slow", "waiting"])
+    assert handlers.started == ["quick", "slow"]
+    assert await _status(store, ids["waiting"]) is JobStatus.RUNNING
+    return queue, ids
+
+
+async def test_a_job_claimed_ahead_starts_when_a_slot_frees(clock: FakeClock) -> None:
+    handlers = Handlers()
+    store = MemoryStore()
+    queue, ids = await _one_waiting_behind_a_slow_job(store, clock, handlers)
+
+    handlers.gate("slow").set()
+    await clock.settle()
+
+    assert handlers.started == ["quick", "slow", "waiting"]
+    assert await _status(store, ids["waiting"]) is JobStatus.COMPLETED
+    await queue.shutdown()
+
+
+async def test_a_job_claimed_ahead_counts_as_in_flight(clock: FakeClock) -> None:
+    handlers = Handlers()
+    queue, _ = await _one_waiting_behind_a_slow_job(MemoryStore(), clock, handlers)
+
+    assert queue.in_flight == 2
+    handlers.gate("slow").set()
+    await queue.shutdown()
+
+
+async def test_a_job_claimed_ahead_and_cancelled_never_starts(clock: FakeClock) -> None:
+    handlers = Handlers()
+    store = MemoryStore()
+    queue, ids = await _one_waiting_behind_a_slow_job(store, clock, handlers)
+
+    await queue.dequeue(ids["waiting"])
+    handlers.gate("slow").set()
+    await clock.settle()
+
+    assert handlers.started == ["quick", "slow"]
+    assert await _status(store, ids["waiting"]) is JobStatus.DEAD
+    await queue.shutdown()
+
+
+async def test_heartbeats_renew_the_lease_of_a_job_claimed_ahead(clock: FakeClock) -> None:
+    handlers = Handlers()
+    store = MemoryStore()
+    queue, ids = await _one_waiting_behind_a_slow_job(store, clock, handlers)
+
+    clock.advance(queue.config.heartbeat_interval)
+    await clock.settle()
+
+    job = await store.job_get(ids["waiting"])
+    assert job is not None
+    assert job.heartbeat_at == clock.now()
+    handlers.gate("slow").set()
+    await queue.shutdown()
+
+
+async def test_shutdown_runs_the_jobs_claimed_ahead_within_the_grace(clock: FakeClock) -> None:
+    handlers = Handlers()
+    store = MemoryStore()
+    queue, ids = await _one_waiting_behind_a_slow_job(store, clock, handlers)
+
+    stopping = asyncio.ensure_future(queue.shutdown())
+    await clock.settle()
+    handlers.gate("slow").set()
+    await stopping
+
+    assert handlers.started == ["quick", "slow", "waiting"]
+    assert await _status(store, ids["waiting"]) is JobStatus.COMPLETED
+
+
+async def test_shutdown_releases_a_job_claimed_ahead_when_the_grace_runs_out(
+    clock: FakeClock,
+) -> None:
+    handlers = Handlers()
+    store = MemoryStore()
+    queue, ids = await _one_waiting_behind_a_slow_job(store, clock, handlers)
+
+    stopping = asyncio.ensure_future(queue.shutdown())
+    await clock.settle()
+    clock.advance(queue.config.shutdown_grace)
+    await stopping
+
+    assert handlers.started == ["quick", "slow"]
+    job = await store.job_get(ids["waiting"])
+    assert job is not None
+    assert job.status is JobStatus.PENDING
+    assert job.lease is None
