@@ -4,9 +4,10 @@
 Runs one W3 in this process (one queue, 10 slots, pre-enqueued no-op jobs) with each flush of
 the group commit stamped at four points: handed to the runner on the event loop, started and
 finished on the SQL thread, and resumed on the loop. Prints the medians of the four phases a
-batch passes through one after the other: the event loop's work between two flushes (claimed
+flush passes through one after the other: the event loop's work between two flushes (claimed
 rows to jobs, handlers, completions), the hop to the SQL thread, the flush (outcome writes and
-the next claim) and the hop back.
+the next claim; with the SQL thread's CPU time) and the hop back. A flush carries one claim's
+jobs: ten, or twenty once the engine claims a batch ahead.
 
 The stamps wrap two internals of ``burrow_jobs_sql.group_commit``, so this is a tool for
 finding time, not a benchmark figure: the full harness (``python -m bench``) measures W3.
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     with fresh(database, "phases") as target:
         rate = asyncio.run(run_w3(dsn_of(target), args.jobs, stamps))
     medians = report(stamps)
-    print(f"{database}: {rate:,.0f} jobs/s, {len(stamps.handed)} flushes; medians per batch (µs):")
+    print(f"{database}: {rate:,.0f} jobs/s, {len(stamps.handed)} flushes; medians per flush (µs):")
     for name, micros in medians.items():
         print(f"  {name:24s} {micros:8,.0f}")
     return 0
