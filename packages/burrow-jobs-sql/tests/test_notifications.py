@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
@@ -93,6 +94,22 @@ async def test_sqlite_sees_commits_of_other_connections(database_dsn: str) -> No
         assert (await waiting).kind is NotificationKind.AVAILABLE
     finally:
         await store.close()
+
+
+async def test_closing_a_sqlite_store_stops_its_watch_thread(database_dsn: str) -> None:
+    if not database_dsn.startswith("sqlite"):
+        pytest.skip("PRAGMA data_version is SQLite's cross-process change check")
+    store = SQLStore.from_dsn(database_dsn, data_version_interval=0.005)
+    iterator = store.notifications()
+    waiting = asyncio.ensure_future(anext(iterator))
+    await asyncio.sleep(0.05)
+    assert "burrow-sqlite-watch" in {thread.name for thread in threading.enumerate()}
+
+    await store.close()
+
+    assert "burrow-sqlite-watch" not in {thread.name for thread in threading.enumerate()}
+    with pytest.raises(StopAsyncIteration):
+        await waiting
 
 
 async def test_postgres_listener_reconnects_after_its_backend_is_terminated(
