@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import timedelta
+from collections.abc import Collection
+from datetime import datetime, timedelta
 
-from burrow_tasks import FakeClock, JobQueue, JobStatus, PoolState
+from burrow_jobs_memory import MemoryStore
+from burrow_tasks import ClaimedJob, FakeClock, JobQueue, JobStatus, PoolState
 
 
 async def _start_blocked(queue: JobQueue, max_retries: int = 3) -> tuple[str, asyncio.Event]:
@@ -164,3 +166,50 @@ async def test_shutdown_does_not_wait_for_a_sync_handler_that_ignores_a_lost_lea
     assert queue.done.is_set()
     assert queue.in_flight == 0
     unblock.set()
+
+
+class GatedClaimStore(MemoryStore):
+    """Every claim waits for ``gate``, as a database that stopped answering for a while,
+    and, like a database, finishes a claim whose caller went away."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.waiting = 0
+
+    async def jobs_claim(
+        self, limit: int, *, types: Collection[str], now: datetime
+    ) -> list[ClaimedJob]:
+        self.waiting += 1
+        claim = asyncio.ensure_future(self._claim_when_open(limit, types, now))
+        return await asyncio.shield(claim)
+
+    async def _claim_when_open(
+        self, limit: int, types: Collection[str], now: datetime
+    ) -> list[ClaimedJob]:
+        await self.gate.wait()
+        return await super().jobs_claim(limit, types=types, now=now)
+
+
+async def test_jobs_of_a_claim_abandoned_at_shutdown_are_released_when_it_returns(
+    clock: FakeClock,
+) -> None:
+    store = GatedClaimStore()
+    queue = JobQueue(store, clock=clock)
+    queue.handle("work", lambda payload: None)
+    job_id = await queue.enqueue("work", None)
+    await queue.start()
+    await clock.settle()
+    assert store.waiting == 1
+
+    stopping = asyncio.ensure_future(queue.shutdown())
+    await clock.settle()
+    clock.advance(queue.config.shutdown_grace)
+    await stopping
+    store.gate.set()
+    await clock.settle()
+
+    job = await store.job_get(job_id)
+    assert job is not None
+    assert job.status is JobStatus.PENDING
+    assert job.lease is None

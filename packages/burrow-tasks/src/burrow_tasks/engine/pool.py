@@ -295,7 +295,7 @@ class WorkerPool:
             if not types:
                 return 0
             limit = free + self._claim_ahead()
-            claimed = await self._store.jobs_claim(limit, types=types, now=self._clock.now())
+            claimed = await self._claim(limit, types)
             self._last_claim_full = len(claimed) == limit
             # Set before the jobs start: a job may finish inside _start (eager start), and
             # its slot must then wake the claimer when this batch filled every slot.
@@ -303,6 +303,31 @@ class WorkerPool:
             self._ready.extend(self._prepare(job) for job in claimed)
             self._start_ready()
             return len(claimed)
+
+    async def _claim(self, limit: int, types: tuple[str, ...]) -> list[ClaimedJob]:
+        """The store's claim, shielded from the caller's cancellation (shutdown gives up on a
+        claim that outlasts the grace): a database finishes the claim anyway, and the jobs
+        it took would stay running, held by nobody, until a rescue counted a lost attempt.
+        They are released as soon as the abandoned claim returns."""
+        call = asyncio.ensure_future(
+            self._store.jobs_claim(limit, types=types, now=self._clock.now())
+        )
+        try:
+            return await asyncio.shield(call)
+        except asyncio.CancelledError:
+            call.add_done_callback(self._give_back)
+            raise
+
+    def _give_back(self, call: asyncio.Future[list[ClaimedJob]]) -> None:
+        if call.cancelled() or call.exception() is not None:
+            return
+        for job in call.result():
+            logger.warning(
+                "burrow: releasing job %s: its claim returned after it was abandoned", job.id
+            )
+            release = asyncio.ensure_future(self._release(job))
+            self._writing.add(release)
+            release.add_done_callback(self._writing.discard)
 
     def _claim_ahead(self) -> int:
         """How many jobs beyond the free slots the next claim may take: a batch's worth when
