@@ -3,9 +3,12 @@ schema they build matching ``metadata``."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -133,3 +136,33 @@ def test_command_line_check_fails_on_an_empty_database(
 ) -> None:
     assert main(["check", "--dsn", fresh_dsn]) == 1
     assert "has no burrow schema" in capsys.readouterr().err
+
+
+def test_the_head_revision_constant_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+_OPEN_CURRENT_SCHEMA = """
+import sys
+from burrow_jobs_sql import SQLStore, upgrade
+import sqlalchemy as sa
+dsn = sys.argv[1]
+if sys.argv[2] == "open":
+    assert "alembic" not in sys.modules, "imported by the package"
+    SQLStore.from_dsn(dsn)
+    assert "alembic" not in sys.modules, "imported to open a current schema"
+else:
+    engine = sa.create_engine(dsn)
+    upgrade(engine)
+    engine.dispose()
+"""
+
+
+def test_opening_a_store_on_a_current_schema_never_imports_alembic(tmp_path: Path) -> None:
+    dsn = f"sqlite:///{tmp_path / 'current.db'}"
+    for step in ("migrate", "open"):
+        subprocess.run(
+            [sys.executable, "-c", _OPEN_CURRENT_SCHEMA, dsn, step], check=True, timeout=120
+        )

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -24,29 +21,50 @@ from burrow_jobs_sql.errors import StoreOpenError
 from burrow_jobs_sql.schema import VERSION_TABLE
 from burrow_jobs_sql.transaction import explicit_transaction
 
-__all__ = ["alembic_config", "head_revision", "prepare_schema", "upgrade"]
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+__all__ = ["HEAD_REVISION", "alembic_config", "head_revision", "prepare_schema", "upgrade"]
 
 _ADVISORY_LOCK_KEY = 0x6275_7272_6F77_0001  # "burrow" + 1: burrow_jobs_sql's migrations
 
+HEAD_REVISION = "0002"
+"""The newest migration's revision (a test holds it equal to Alembic's head).
+
+Kept as a constant so that opening a store whose schema is current reads one row and never
+imports Alembic (with Mako and its templates: ~0.7 s of every process's start here); Alembic
+is imported only when there is something to upgrade or to explain."""
+
 
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", "burrow_jobs_sql:migrations")
     return config
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    return HEAD_REVISION
 
 
 def current_revision(connection: Connection) -> str | None:
-    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-    return context.get_current_revision()
+    """The schema's revision, read from burrow's own version table (None: no schema)."""
+    if not sa.inspect(connection).has_table(VERSION_TABLE):
+        return None
+    rows = connection.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").fetchall()
+    if len(rows) > 1:
+        found = ", ".join(sorted(str(row[0]) for row in rows))
+        raise StoreOpenError(
+            f"burrow's version table {VERSION_TABLE} holds several revisions: {found}"
+        )
+    return str(rows[0][0]) if rows else None
 
 
 def _is_known(revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
     script = ScriptDirectory.from_config(alembic_config())
     try:
         return script.get_revision(revision) is not None
@@ -81,16 +99,18 @@ def _newer_error(engine: Engine, revision: str) -> StoreOpenError:
 def upgrade(engine: Engine) -> str | None:
     """Bring the schema to head under the lock; return the revision found before (None for
     an empty database). Idempotent."""
-    config = alembic_config()
     with (
         engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection,
         _migration_lock(connection),
     ):
         before = current_revision(connection)
-        if before == head_revision():
+        if before == HEAD_REVISION:
             return before
         if before is not None and not _is_known(before):
             raise _newer_error(engine, before)
+        from alembic import command
+
+        config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
         return before
