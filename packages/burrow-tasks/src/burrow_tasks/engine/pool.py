@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from burrow_tasks.clock import Clock
 from burrow_tasks.config import JobsConfig
@@ -43,6 +43,8 @@ from burrow_tasks.workers import PoolStatus, pool_status
 __all__ = ["MaintenanceReport", "StopReason", "WorkerPool"]
 
 logger = logging.getLogger("burrow_tasks")
+
+T = TypeVar("T")
 
 _MIN_BEAT_INTERVAL = timedelta(seconds=5)
 
@@ -83,10 +85,11 @@ class MaintenanceReport:
     errors: list[str] = field(default_factory=list)
 
 
-def _start_task(coroutine: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
-    """A job's task, started eagerly where Python can (3.12+): the handler and everything up
-    to the job's first real wait run at once, inside the claim, instead of one event-loop
-    turn later, which saves a scheduling round per job when handlers are short."""
+def _start_task(coroutine: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
+    """A task started eagerly where Python can (3.12+): the coroutine runs at once up to its
+    first real wait instead of one event-loop turn later. For a job, the handler and its
+    completion run inside the claim when they are short; for a claim on a store that answers
+    without waiting (the memory store), the task is done before anyone awaits it."""
     if _EAGER_TASKS:
         loop = asyncio.get_running_loop()
         return asyncio.Task(coroutine, loop=loop, name=name, eager_start=True)  # type: ignore[call-arg,unused-ignore]
@@ -309,8 +312,9 @@ class WorkerPool:
         claim that outlasts the grace): a database finishes the claim anyway, and the jobs
         it took would stay running, held by nobody, until a rescue counted a lost attempt.
         They are released as soon as the abandoned claim returns."""
-        call = asyncio.ensure_future(
-            self._store.jobs_claim(limit, types=types, now=self._clock.now())
+        call = _start_task(
+            self._store.jobs_claim(limit, types=types, now=self._clock.now()),
+            name="burrow-claim-call",
         )
         try:
             return await asyncio.shield(call)
