@@ -22,6 +22,7 @@ def test_the_defaults_match_the_design() -> None:
     assert config.shutdown_grace == timedelta(seconds=30)
     assert config.maintenance_interval == timedelta(minutes=5)
     assert config.completed_retention == timedelta(hours=24)
+    assert config.claim_ahead == 10
     assert config.max_payload_bytes == 1024 * 1024
 
 
@@ -37,6 +38,7 @@ def test_from_env_reads_every_jobs_variable() -> None:
             "JOBS_SHUTDOWN_GRACE": "2s",
             "JOBS_MAINTENANCE_INTERVAL": "1m",
             "JOBS_COMPLETED_RETENTION": "1h",
+            "JOBS_CLAIM_AHEAD": "0",
             "JOBS_MAX_PAYLOAD_BYTES": "2048",
         }
     )
@@ -51,6 +53,7 @@ def test_from_env_reads_every_jobs_variable() -> None:
         shutdown_grace=timedelta(seconds=2),
         maintenance_interval=timedelta(minutes=1),
         completed_retention=timedelta(hours=1),
+        claim_ahead=0,
         max_payload_bytes=2048,
     )
 
@@ -111,6 +114,11 @@ def test_a_stale_timeout_under_three_heartbeats_is_refused() -> None:
 def test_a_negative_retry_base_delay_is_refused() -> None:
     with pytest.raises(ConfigError, match="--jobs-retry-base-delay"):
         JobsConfig(retry_base_delay=timedelta(seconds=-1))
+
+
+def test_a_negative_claim_ahead_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"--jobs-claim-ahead / JOBS_CLAIM_AHEAD must be >= 0"):
+        JobsConfig.from_env({"JOBS_CLAIM_AHEAD": "-1"})
 
 
 def test_a_zero_retry_base_delay_is_accepted() -> None:

@@ -197,3 +197,28 @@ async def test_shutdown_releases_a_job_claimed_ahead_when_the_grace_runs_out(
     assert job is not None
     assert job.status is JobStatus.PENDING
     assert job.lease is None
+
+
+async def test_claim_ahead_zero_claims_only_the_free_slots(clock: FakeClock) -> None:
+    store, handlers = ClaimSpyStore(), Handlers()
+    queue = JobQueue(store, JobsConfig(workers=2, claim_ahead=0), clock=clock)
+    queue.handle("work", handlers)
+    await queue.enqueue_batch("work", [str(n) for n in range(9)])
+    await queue.start()
+    await clock.settle()
+
+    assert len(handlers.started) == 9
+    assert set(store.limits) == {2}
+    await queue.shutdown()
+
+
+async def test_claim_ahead_is_capped_at_the_workers(clock: FakeClock) -> None:
+    store, handlers = ClaimSpyStore(), Handlers()
+    queue = JobQueue(store, JobsConfig(workers=2, claim_ahead=50), clock=clock)
+    queue.handle("work", handlers)
+    await queue.enqueue_batch("work", [str(n) for n in range(9)])
+    await queue.start()
+    await clock.settle()
+
+    assert max(store.limits) == 4
+    await queue.shutdown()

@@ -97,6 +97,14 @@ SETTINGS: tuple[Setting, ...] = (
         "how long completed jobs are kept",
     ),
     Setting(
+        "claim_ahead",
+        "--jobs-claim-ahead",
+        "JOBS_CLAIM_AHEAD",
+        int,
+        "jobs a claim may take beyond the free slots once jobs prove shorter than a round"
+        " trip; at most --jobs-workers (0: claim only free slots)",
+    ),
+    Setting(
         "max_payload_bytes",
         "--jobs-max-payload-bytes",
         "JOBS_MAX_PAYLOAD_BYTES",
@@ -121,6 +129,7 @@ class JobsConfig:
     shutdown_grace: timedelta = timedelta(seconds=30)
     maintenance_interval: timedelta = timedelta(minutes=5)
     completed_retention: timedelta = timedelta(hours=24)
+    claim_ahead: int = 10
     max_payload_bytes: int = field(default=DEFAULT_MAX_PAYLOAD_BYTES)
 
     def __post_init__(self) -> None:
@@ -146,6 +155,7 @@ class JobsConfig:
         self._check(self.shutdown_grace >= timedelta(0), "shutdown_grace", "must be >= 0")
         self._check(self.maintenance_interval > timedelta(0), "maintenance_interval", "must be > 0")
         self._check(self.completed_retention >= timedelta(0), "completed_retention", "must be >= 0")
+        self._check(self.claim_ahead >= 0, "claim_ahead", "must be >= 0")
         self._check(self.max_payload_bytes >= 1, "max_payload_bytes", "must be at least 1")
 
     def _check(self, ok: bool, name: str, problem: str) -> None:
