@@ -199,26 +199,25 @@ async def test_shutdown_releases_a_job_claimed_ahead_when_the_grace_runs_out(
     assert job.lease is None
 
 
-async def test_claim_ahead_zero_claims_only_the_free_slots(clock: FakeClock) -> None:
-    store, handlers = ClaimSpyStore(), Handlers()
-    queue = JobQueue(store, JobsConfig(workers=2, claim_ahead=0), clock=clock)
+async def _worked_off(store: ClaimSpyStore, clock: FakeClock, *, claim_ahead: int) -> int:
+    """Nine quick jobs on two slots with ``claim_ahead``; how many handlers ran."""
+    handlers = Handlers()
+    queue = JobQueue(store, JobsConfig(workers=2, claim_ahead=claim_ahead), clock=clock)
     queue.handle("work", handlers)
     await queue.enqueue_batch("work", [str(n) for n in range(9)])
     await queue.start()
     await clock.settle()
-
-    assert len(handlers.started) == 9
-    assert set(store.limits) == {2}
     await queue.shutdown()
+    return len(handlers.started)
+
+
+async def test_claim_ahead_zero_claims_only_the_free_slots(clock: FakeClock) -> None:
+    store = ClaimSpyStore()
+    assert await _worked_off(store, clock, claim_ahead=0) == 9
+    assert set(store.limits) == {2}
 
 
 async def test_claim_ahead_is_capped_at_the_workers(clock: FakeClock) -> None:
-    store, handlers = ClaimSpyStore(), Handlers()
-    queue = JobQueue(store, JobsConfig(workers=2, claim_ahead=50), clock=clock)
-    queue.handle("work", handlers)
-    await queue.enqueue_batch("work", [str(n) for n in range(9)])
-    await queue.start()
-    await clock.settle()
-
+    store = ClaimSpyStore()
+    assert await _worked_off(store, clock, claim_ahead=50) == 9
     assert max(store.limits) == 4
-    await queue.shutdown()
