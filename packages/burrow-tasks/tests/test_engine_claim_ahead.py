@@ -206,7 +206,8 @@ async def _worked_off(store: ClaimSpyStore, clock: FakeClock, *, claim_ahead: in
     queue.handle("work", handlers)
     await queue.enqueue_batch("work", [str(n) for n in range(9)])
     await queue.start()
-    await clock.settle()
+    # Python 3.11 starts each job's task a turn later (no eager start): more turns to settle.
+    await clock.settle(rounds=200)
     await queue.shutdown()
     return len(handlers.started)
 
