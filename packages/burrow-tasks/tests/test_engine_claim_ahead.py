@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
 from burrow_jobs_memory import MemoryStore
@@ -103,97 +104,94 @@ async def test_no_claim_ahead_while_a_job_of_the_last_batch_still_runs(clock: Fa
     await queue.shutdown()
 
 
-async def _one_waiting_behind_a_slow_job(
-    store: MemoryStore, clock: FakeClock, handlers: Handlers
-) -> tuple[JobQueue, dict[str, JobId]]:
-    """One slot: ``quick`` proves jobs short, so the next claim takes ``slow`` and, ahead,
-    ``waiting``, which then waits for the slot ``slow`` holds."""
+@dataclass
+class SlowJobAhead:
+    """One slot: ``quick`` proved jobs short, so the claim after it took ``slow`` and,
+    ahead, ``waiting``, which waits for the slot ``slow`` holds."""
+
+    queue: JobQueue
+    store: MemoryStore
+    handlers: Handlers
+    ids: dict[str, JobId]
+
+
+async def _one_waiting_behind_a_slow_job(clock: FakeClock) -> SlowJobAhead:
+    store, handlers = MemoryStore(), Handlers()
     handlers.gate("slow")
     queue, ids = await _queue(store, clock, handlers, workers=1, names=["quick", "slow", "waiting"])
     assert handlers.started == ["quick", "slow"]
     assert await _status(store, ids["waiting"]) is JobStatus.RUNNING
-    return queue, ids
+    return SlowJobAhead(queue, store, handlers, ids)
 
 
 async def test_a_job_claimed_ahead_starts_when_a_slot_frees(clock: FakeClock) -> None:
-    handlers = Handlers()
-    store = MemoryStore()
-    queue, ids = await _one_waiting_behind_a_slow_job(store, clock, handlers)
+    ahead = await _one_waiting_behind_a_slow_job(clock)
 
-    handlers.gate("slow").set()
+    ahead.handlers.gate("slow").set()
     await clock.settle()
 
-    assert handlers.started == ["quick", "slow", "waiting"]
-    assert await _status(store, ids["waiting"]) is JobStatus.COMPLETED
-    await queue.shutdown()
+    assert ahead.handlers.started == ["quick", "slow", "waiting"]
+    assert await _status(ahead.store, ahead.ids["waiting"]) is JobStatus.COMPLETED
+    await ahead.queue.shutdown()
 
 
 async def test_a_job_claimed_ahead_counts_as_in_flight(clock: FakeClock) -> None:
-    handlers = Handlers()
-    queue, _ = await _one_waiting_behind_a_slow_job(MemoryStore(), clock, handlers)
+    ahead = await _one_waiting_behind_a_slow_job(clock)
 
-    assert queue.in_flight == 2
-    handlers.gate("slow").set()
-    await queue.shutdown()
+    assert ahead.queue.in_flight == 2
+    ahead.handlers.gate("slow").set()
+    await ahead.queue.shutdown()
 
 
 async def test_a_job_claimed_ahead_and_cancelled_never_starts(clock: FakeClock) -> None:
-    handlers = Handlers()
-    store = MemoryStore()
-    queue, ids = await _one_waiting_behind_a_slow_job(store, clock, handlers)
+    ahead = await _one_waiting_behind_a_slow_job(clock)
 
-    await queue.dequeue(ids["waiting"])
-    handlers.gate("slow").set()
+    await ahead.queue.dequeue(ahead.ids["waiting"])
+    ahead.handlers.gate("slow").set()
     await clock.settle()
 
-    assert handlers.started == ["quick", "slow"]
-    assert await _status(store, ids["waiting"]) is JobStatus.DEAD
-    await queue.shutdown()
+    assert ahead.handlers.started == ["quick", "slow"]
+    assert await _status(ahead.store, ahead.ids["waiting"]) is JobStatus.DEAD
+    await ahead.queue.shutdown()
 
 
 async def test_heartbeats_renew_the_lease_of_a_job_claimed_ahead(clock: FakeClock) -> None:
-    handlers = Handlers()
-    store = MemoryStore()
-    queue, ids = await _one_waiting_behind_a_slow_job(store, clock, handlers)
+    ahead = await _one_waiting_behind_a_slow_job(clock)
 
-    clock.advance(queue.config.heartbeat_interval)
+    clock.advance(ahead.queue.config.heartbeat_interval)
     await clock.settle()
 
-    job = await store.job_get(ids["waiting"])
+    job = await ahead.store.job_get(ahead.ids["waiting"])
     assert job is not None
     assert job.heartbeat_at == clock.now()
-    handlers.gate("slow").set()
-    await queue.shutdown()
+    ahead.handlers.gate("slow").set()
+    await ahead.queue.shutdown()
 
 
 async def test_shutdown_runs_the_jobs_claimed_ahead_within_the_grace(clock: FakeClock) -> None:
-    handlers = Handlers()
-    store = MemoryStore()
-    queue, ids = await _one_waiting_behind_a_slow_job(store, clock, handlers)
+    ahead = await _one_waiting_behind_a_slow_job(clock)
 
-    stopping = asyncio.ensure_future(queue.shutdown())
+    stopping = asyncio.ensure_future(ahead.queue.shutdown())
     await clock.settle()
-    handlers.gate("slow").set()
+    ahead.handlers.gate("slow").set()
     await stopping
 
-    assert handlers.started == ["quick", "slow", "waiting"]
-    assert await _status(store, ids["waiting"]) is JobStatus.COMPLETED
+    assert ahead.handlers.started == ["quick", "slow", "waiting"]
+    assert await _status(ahead.store, ahead.ids["waiting"]) is JobStatus.COMPLETED
 
 
 async def test_shutdown_releases_a_job_claimed_ahead_when_the_grace_runs_out(
     clock: FakeClock,
 ) -> None:
-    handlers = Handlers()
-    store = MemoryStore()
-    queue, ids = await _one_waiting_behind_a_slow_job(store, clock, handlers)
+    ahead = await _one_waiting_behind_a_slow_job(clock)
 
-    stopping = asyncio.ensure_future(queue.shutdown())
+    stopping = asyncio.ensure_future(ahead.queue.shutdown())
     await clock.settle()
-    clock.advance(queue.config.shutdown_grace)
+    clock.advance(ahead.queue.config.shutdown_grace)
     await stopping
 
-    assert handlers.started == ["quick", "slow"]
-    job = await store.job_get(ids["waiting"])
+    assert ahead.handlers.started == ["quick", "slow"]
+    job = await ahead.store.job_get(ahead.ids["waiting"])
     assert job is not None
     assert job.status is JobStatus.PENDING
     assert job.lease is None

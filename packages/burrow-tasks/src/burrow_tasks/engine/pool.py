@@ -70,10 +70,15 @@ class _RunningJob:
     job: ClaimedJob
     context: JobContext
     registration: Registration | None
-    is_async: bool
     task: asyncio.Task[None] | None = None
     stop_reason: StopReason | None = None
     handler_done: bool = False
+
+    @property
+    def is_async(self) -> bool:
+        # Without a registration (never claimed) _execute fails the job inside its task,
+        # which a cancel can interrupt like an async handler.
+        return self.registration is None or self.registration.is_async
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,8 +364,7 @@ class WorkerPool:
             enqueued_at=job.created_at,
             values=self._values,
         )
-        is_async = registration is None or registration.is_async
-        return _RunningJob(job, context, registration, is_async=is_async)
+        return _RunningJob(job, context, registration)
 
     def _start(self, running: _RunningJob) -> None:
         job = running.job
@@ -528,7 +532,7 @@ class WorkerPool:
 
     def stop_job(self, job_id: JobId, reason: StopReason) -> bool:
         """Stop the handler of ``job_id`` if this pool runs it; True if it did."""
-        found = [r for r in (*self._running.values(), *self._ready) if r.job.id == job_id]
+        found = [r for r in self._held() if r.job.id == job_id]
         for running in found:
             self._stop(running, reason)
         return bool(found)
