@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from burrow_jobs_sql import SQLStore
+from burrow_jobs_sql import SQLStore, notify
 from burrow_tasks.jobs import NewJob, Notification, NotificationKind
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -79,18 +79,60 @@ async def test_stopping_a_running_job_announces_a_cancel(store: SQLStore, action
     assert await waiting == Notification(NotificationKind.CANCELLED, job_id)
 
 
-async def test_sqlite_sees_commits_of_other_connections(database_dsn: str) -> None:
+def _inotify_watches(database_dsn: str) -> bool:
+    writes = notify.open_file_writes(database_dsn.removeprefix("sqlite:///"))
+    if writes is None:
+        return False
+    writes.close()
+    return True
+
+
+def _commit_from_another_connection(database_dsn: str) -> None:
+    # A plain sqlite3 connection stands in for another process: no in-process hint.
+    other = sqlite3.connect(database_dsn.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("DELETE FROM burrow_workers")
+    other.close()
+
+
+@pytest.mark.parametrize("watch", ["inotify", "polling"])
+async def test_sqlite_sees_commits_of_other_connections(
+    database_dsn: str, watch: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if not database_dsn.startswith("sqlite"):
         pytest.skip("PRAGMA data_version is SQLite's cross-process change check")
+    if watch == "inotify" and not _inotify_watches(database_dsn):
+        pytest.skip("inotify is Linux's")
+    if watch == "polling":
+        monkeypatch.setattr(notify, "open_file_writes", lambda path: None)
     store = SQLStore.from_dsn(database_dsn, data_version_interval=0.005)
     try:
         iterator = store.notifications()
         waiting = asyncio.ensure_future(_next_matching(iterator, _available))
         await asyncio.sleep(0.05)  # let the watcher read its first data_version
-        # A plain sqlite3 connection stands in for another process: no in-process hint.
-        other = sqlite3.connect(database_dsn.removeprefix("sqlite:///"), isolation_level=None)
-        other.execute("DELETE FROM burrow_workers")
-        other.close()
+
+        _commit_from_another_connection(database_dsn)
+
+        assert (await waiting).kind is NotificationKind.AVAILABLE
+    finally:
+        await store.close()
+
+
+async def test_sqlite_with_inotify_sees_a_commit_long_before_its_poll_interval(
+    database_dsn: str,
+) -> None:
+    if not database_dsn.startswith("sqlite"):
+        pytest.skip("PRAGMA data_version is SQLite's cross-process change check")
+    if not _inotify_watches(database_dsn):
+        pytest.skip("inotify is Linux's")
+    # Polling alone would look again only after an hour; the reported write wakes it.
+    store = SQLStore.from_dsn(database_dsn, data_version_interval=3600)
+    try:
+        iterator = store.notifications()
+        waiting = asyncio.ensure_future(_next_matching(iterator, _available))
+        await asyncio.sleep(0.05)
+
+        _commit_from_another_connection(database_dsn)
+
         assert (await waiting).kind is NotificationKind.AVAILABLE
     finally:
         await store.close()
