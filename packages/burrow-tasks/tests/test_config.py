@@ -22,7 +22,7 @@ def test_the_defaults_match_the_design() -> None:
     assert config.shutdown_grace == timedelta(seconds=30)
     assert config.maintenance_interval == timedelta(minutes=5)
     assert config.completed_retention == timedelta(hours=24)
-    assert config.claim_ahead == 10
+    assert config.claim_ahead == 20
     assert config.max_payload_bytes == 1024 * 1024
 
 

@@ -102,7 +102,7 @@ SETTINGS: tuple[Setting, ...] = (
         "JOBS_CLAIM_AHEAD",
         int,
         "jobs a claim may take beyond the free slots once jobs prove shorter than a round"
-        " trip; at most --jobs-workers (0: claim only free slots)",
+        " trip; at most twice --jobs-workers (0: claim only free slots)",
     ),
     Setting(
         "max_payload_bytes",
@@ -129,7 +129,7 @@ class JobsConfig:
     shutdown_grace: timedelta = timedelta(seconds=30)
     maintenance_interval: timedelta = timedelta(minutes=5)
     completed_retention: timedelta = timedelta(hours=24)
-    claim_ahead: int = 10
+    claim_ahead: int = 20
     max_payload_bytes: int = field(default=DEFAULT_MAX_PAYLOAD_BYTES)
 
     def __post_init__(self) -> None:

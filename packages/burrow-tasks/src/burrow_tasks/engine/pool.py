@@ -340,13 +340,13 @@ class WorkerPool:
 
     def _claim_ahead(self) -> int:
         """How many jobs beyond the free slots the next claim may take: ``claim_ahead``, at
-        most a batch (``workers``), when the last claim came back full (a backlog) and every
-        job it brought has already returned (they are shorter than a claim's round trip);
-        else none, so a job never waits behind a long one while another worker could run
-        it."""
+        most two batches (``2 * workers``), when the last claim came back full (a backlog)
+        and every job it brought has already returned (they are shorter than a claim's round
+        trip); else none, so a job never waits behind a long one while another worker could
+        run it."""
         if self._running or self._ready or not self._last_claim_full:
             return 0
-        return min(self._config.claim_ahead, self._config.workers)
+        return min(self._config.claim_ahead, 2 * self._config.workers)
 
     def _start_ready(self) -> None:
         """Start jobs claimed ahead, in claim order, while slots are free."""
