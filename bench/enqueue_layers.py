@@ -1,0 +1,118 @@
+"""Where one enqueue's time goes, layer by layer: ``python -m bench.enqueue_layers postgresql``
+(or ``sqlite``; ``--calls N``, ``--rounds N``).
+
+W1 calls ``queue.enqueue`` one after another. This peels it apart on a fresh database, each
+layer measured the same way (``--calls`` back to back, ``--rounds`` interleaved rounds; wall
+and process CPU per call, every round printed):
+
+- ``driver, event loop``: the store's insert straight on the driver (psycopg / sqlite3), on
+  the event loop's thread, as the raw floor does it;
+- ``SQLAlchemy, event loop``: the same statement through ``Connection.exec_driver_sql``;
+- ``runner hop only``: a no-op handed to the store's SQL thread and back;
+- ``runner + SQLAlchemy``: the insert on the SQL thread, as the store runs it;
+- ``store.jobs_insert`` and ``queue.enqueue``: the store's and the app's calls.
+
+The differences between neighbouring lines are what each layer costs. A tool for finding
+time, not a benchmark figure: the full harness (``python -m bench``) measures W1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from bench.phases import dsn_of
+from bench.targets import Database, fresh
+from burrow_jobs_sql import SQLStore
+from burrow_jobs_sql.statements import POSTGRES_INSERT_ONE, SQLITE_INSERT_ONE
+from burrow_tasks import JobQueue, open_queue
+from burrow_tasks.jobs import NewJob
+
+Layer = Callable[[], Awaitable[Any]]
+
+
+async def _noop(payload: bytes) -> None:
+    pass
+
+
+def _layers(queue: JobQueue, store: SQLStore, connection: Connection) -> dict[str, Layer]:
+    now = datetime.now(UTC)
+    values: tuple[Any, ...]
+    if store.dialect == "postgresql":
+        sql, values = POSTGRES_INSERT_ONE, ("noop", "{}", 0, 3, now, now, now)
+    else:
+        stamp = int(now.timestamp() * 1_000_000)
+        sql, values = SQLITE_INSERT_ONE, ("noop", "{}", 0, 3, stamp, stamp, stamp)
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    new_job = NewJob(type="noop", payload="{}", priority=0, max_retries=3, run_at=now)
+    run = store._run  # the store's SQL thread: measured on purpose
+
+    async def on_driver() -> Any:
+        return driver.execute(sql, values).fetchone()
+
+    async def on_sqlalchemy() -> Any:
+        return connection.exec_driver_sql(sql, values).scalar_one()
+
+    def insert(c: Connection) -> Any:
+        return c.exec_driver_sql(sql, values).scalar_one()
+
+    return {
+        "driver, event loop": on_driver,
+        "SQLAlchemy, event loop": on_sqlalchemy,
+        "runner hop only": lambda: run(lambda c: None),
+        "runner + SQLAlchemy": lambda: run(insert),
+        "store.jobs_insert": lambda: store.jobs_insert([new_job], now=now),
+        "queue.enqueue": lambda: queue.enqueue("noop", {"i": 1}),
+    }
+
+
+async def measure(dsn: str, calls: int, rounds: int) -> dict[str, list[tuple[float, float]]]:
+    """Per layer, one (wall µs, CPU µs) per call for each round."""
+    queue = open_queue(dsn)
+    queue.handle("noop", _noop)
+    store = queue.store
+    assert isinstance(store, SQLStore)
+    await store.jobs_count_by_status()  # opens and migrates
+    results: dict[str, list[tuple[float, float]]] = {}
+    with store.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        layers = _layers(queue, store, connection)
+        for _ in range(rounds):
+            for name, layer in layers.items():
+                for _ in range(calls // 10):  # warm: caches, prepared statements
+                    await layer()
+                cpu, wall = time.process_time(), time.perf_counter()
+                for _ in range(calls):
+                    await layer()
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                results.setdefault(name, []).append((wall / calls * 1e6, cpu / calls * 1e6))
+    await queue.shutdown()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.enqueue_layers", description=__doc__)
+    parser.add_argument("database", choices=["sqlite", "postgresql"])
+    parser.add_argument("--calls", type=int, default=2_000, help="calls per layer and round")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    args = parser.parse_args(argv)
+    database: Database = args.database
+    with fresh(database, "layers") as target:
+        results = asyncio.run(measure(dsn_of(target), args.calls, args.rounds))
+    print(f"{database}: µs per call, each round ({args.calls} calls back to back)")
+    for name, rounds in results.items():
+        walls = " ".join(f"{wall:6.0f}" for wall, _ in rounds)
+        cpus = " ".join(f"{cpu:6.0f}" for _, cpu in rounds)
+        print(f"  {name:24s} wall {walls}   process CPU {cpus}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
