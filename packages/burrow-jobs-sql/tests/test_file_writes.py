@@ -70,6 +70,18 @@ def test_writes_to_other_files_in_the_directory_are_not_reported(
     assert writes.wait(0.05) is False
 
 
+def test_a_queue_of_reports_that_overflowed_counts_as_a_write(
+    database: Path, writes: FileWrites
+) -> None:
+    # More new files than the kernel queues reports for: the reports of a write to the
+    # database could have been among the ones dropped.
+    queued = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
+    for n in range(queued + 1):
+        (database.parent / f"other-{n}").touch()
+
+    assert writes.wait(0) is True
+
+
 def test_interrupt_ends_a_wait_from_another_thread(writes: FileWrites) -> None:
     waited: list[bool] = []
     waiter = threading.Thread(target=lambda: waited.append(writes.wait(NO_HANG)))

@@ -43,9 +43,10 @@ class _InotifyWrites:
 
         directory, name = os.path.split(os.path.abspath(path))
         self._names = frozenset({name, f"{name}-wal", f"{name}-journal"})
+        flags = inotify_simple.flags
+        self._overflow = int(flags.Q_OVERFLOW)
         self._inotify = inotify_simple.INotify()
         try:
-            flags = inotify_simple.flags
             self._inotify.add_watch(directory, flags.MODIFY | flags.CREATE | flags.MOVED_TO)
             self._wake_read, self._wake_write = os.pipe()
         except BaseException:
@@ -64,8 +65,10 @@ class _InotifyWrites:
                 return False
             if not ready:
                 return False
-            # Reports about other files in the directory are read and dropped.
-            if any(event.name in self._names for event in self._inotify.read(timeout=0)):
+            # Reports about other files in the directory are read and dropped. A full queue
+            # (a busy directory) dropped reports, maybe ours: count it as a write.
+            events = self._inotify.read(timeout=0)
+            if any(e.name in self._names or e.mask & self._overflow for e in events):
                 return True
 
     def interrupt(self) -> None:
