@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from burrow_jobs_sql import SQLStore, notify
+from burrow_jobs_sql.file_writes import open_file_writes
 from burrow_tasks.jobs import NewJob, Notification, NotificationKind
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -80,7 +81,7 @@ async def test_stopping_a_running_job_announces_a_cancel(store: SQLStore, action
 
 
 def _inotify_watches(database_dsn: str) -> bool:
-    writes = notify.open_file_writes(database_dsn.removeprefix("sqlite:///"))
+    writes = open_file_writes(database_dsn.removeprefix("sqlite:///"))
     if writes is None:
         return False
     writes.close()
