@@ -1,9 +1,10 @@
 """Where one enqueue's time goes, layer by layer: ``python -m bench.enqueue_layers postgresql``
-(or ``sqlite``; ``--calls N``, ``--rounds N``).
+(or ``sqlite``; ``--calls N``, ``--rounds N``, ``--pace-ms 50``).
 
-W1 calls ``queue.enqueue`` one after another. This peels it apart on a fresh database, each
-layer measured the same way (``--calls`` back to back, ``--rounds`` interleaved rounds; wall
-and process CPU per call, every round printed):
+W1 calls ``queue.enqueue`` one after another; W4 one every 50 ms, when every piece of code
+runs cold. This peels a call apart on a fresh database, each layer measured the same way
+(``--calls`` back to back, or ``--pace-ms`` apart; ``--rounds`` interleaved rounds; wall and
+process CPU per call, every round printed):
 
 - ``driver, event loop``: the store's insert straight on the driver (psycopg / sqlite3), on
   the event loop's thread, as the raw floor does it;
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -73,7 +75,28 @@ def _layers(queue: JobQueue, store: SQLStore, connection: Connection) -> dict[st
     }
 
 
-async def measure(dsn: str, calls: int, rounds: int) -> dict[str, list[tuple[float, float]]]:
+async def _time_calls(layer: Layer, calls: int, pace: float) -> tuple[float, float]:
+    """(wall µs, CPU µs) per call: back to back the means; paced, the medians of the calls,
+    each made ``pace`` seconds after the one before returned."""
+    if pace <= 0:
+        cpu, wall = time.process_time(), time.perf_counter()
+        for _ in range(calls):
+            await layer()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        return wall / calls * 1e6, cpu / calls * 1e6
+    walls, cpus = [], []
+    for _ in range(calls):
+        await asyncio.sleep(pace)
+        cpu, wall = time.process_time(), time.perf_counter()
+        await layer()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls) * 1e6, statistics.median(cpus) * 1e6
+
+
+async def measure(
+    dsn: str, calls: int, rounds: int, pace: float
+) -> dict[str, list[tuple[float, float]]]:
     """Per layer, one (wall µs, CPU µs) per call for each round."""
     queue = open_queue(dsn)
     queue.handle("noop", _noop)
@@ -86,13 +109,9 @@ async def measure(dsn: str, calls: int, rounds: int) -> dict[str, list[tuple[flo
         layers = _layers(queue, store, connection)
         for _ in range(rounds):
             for name, layer in layers.items():
-                for _ in range(calls // 10):  # warm: caches, prepared statements
+                for _ in range(max(calls // 10, 5)):  # warm: caches, prepared statements
                     await layer()
-                cpu, wall = time.process_time(), time.perf_counter()
-                for _ in range(calls):
-                    await layer()
-                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-                results.setdefault(name, []).append((wall / calls * 1e6, cpu / calls * 1e6))
+                results.setdefault(name, []).append(await _time_calls(layer, calls, pace))
     await queue.shutdown()
     return results
 
@@ -100,13 +119,19 @@ async def measure(dsn: str, calls: int, rounds: int) -> dict[str, list[tuple[flo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.enqueue_layers", description=__doc__)
     parser.add_argument("database", choices=["sqlite", "postgresql"])
-    parser.add_argument("--calls", type=int, default=2_000, help="calls per layer and round")
+    parser.add_argument("--calls", type=int, default=None, help="calls per layer and round")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    parser.add_argument(
+        "--pace-ms", type=float, default=0.0, help="pause before each call (W4: 50); medians"
+    )
     args = parser.parse_args(argv)
     database: Database = args.database
+    pace = args.pace_ms / 1000
+    calls = args.calls or (100 if pace > 0 else 2_000)
     with fresh(database, "layers") as target:
-        results = asyncio.run(measure(dsn_of(target), args.calls, args.rounds))
-    print(f"{database}: µs per call, each round ({args.calls} calls back to back)")
+        results = asyncio.run(measure(dsn_of(target), calls, args.rounds, pace))
+    how = f"medians, one call every {args.pace_ms:g} ms" if pace > 0 else "means, back to back"
+    print(f"{database}: µs per call, each round ({calls} calls; {how})")
     for name, rounds in results.items():
         walls = " ".join(f"{wall:6.0f}" for wall, _ in rounds)
         cpus = " ".join(f"{cpu:6.0f}" for _, cpu in rounds)
