@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from starlette.convertors import Convertor, register_url_convertor
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -18,18 +18,12 @@ __all__ = ["STATIC_DIR", "build_routes"]
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-class JobIdConvertor(Convertor[str]):
+class JobIdConvertor(PathConvertor):
     """A job id as a path: a store's ids are its own and may hold slashes (links quote them;
     the server decodes ``%2F`` back to ``/``). A path ending in ``/<action>`` is that action's
     URL, never a job's page, so a GET there is answered 405 as for any action."""
 
     regex = ".+" + "".join(f"(?<!/{action.value})" for action in Action)
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
 
 
 register_url_convertor("burrow_job_id", JobIdConvertor())

@@ -14,27 +14,13 @@ import os
 import select
 import sys
 import time
-from typing import Protocol
 
 __all__ = ["FileWrites", "open_file_writes"]
 
 log = logging.getLogger("burrow_jobs_sql.notify")
 
 
-class FileWrites(Protocol):
-    def wait(self, timeout: float) -> bool:
-        """Block until the database or its journal is written (True), ``timeout`` seconds
-        pass or ``interrupt`` is called (False). Reports that arrived earlier count, once."""
-        ...
-
-    def interrupt(self) -> None:
-        """Make the current or next ``wait`` return at once (from any thread)."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class _InotifyWrites:
+class FileWrites:
     """Watches the database's directory (the ``-wal`` file comes and goes with the last
     connection) and keeps the reports that name the database or its journals."""
 
@@ -55,6 +41,8 @@ class _InotifyWrites:
         os.set_blocking(self._wake_read, False)
 
     def wait(self, timeout: float) -> bool:
+        """Block until the database or its journal is written (True), ``timeout`` seconds
+        pass or ``interrupt`` is called (False). Reports that arrived earlier count, once."""
         deadline = time.monotonic() + timeout
         while True:
             remaining = max(0.0, deadline - time.monotonic())
@@ -72,6 +60,7 @@ class _InotifyWrites:
                 return True
 
     def interrupt(self) -> None:
+        """Make the current or next ``wait`` return at once (from any thread)."""
         os.write(self._wake_write, b"\0")
 
     def _clear_interrupt(self) -> None:
@@ -92,7 +81,7 @@ def open_file_writes(path: str) -> FileWrites | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        return _InotifyWrites(path)
+        return FileWrites(path)
     except (ImportError, OSError) as exc:
         # Still correct without it: the watcher polls PRAGMA data_version instead.
         log.info("burrow: no inotify watch of %s (%s); polling for its commits", path, exc)

@@ -45,6 +45,7 @@ def alembic_config() -> Config:
 
 
 def head_revision() -> str:
+    """The revision a current schema is at (``HEAD_REVISION``)."""
     return HEAD_REVISION
 
 
@@ -104,7 +105,7 @@ def upgrade(engine: Engine) -> str | None:
         _migration_lock(connection),
     ):
         before = current_revision(connection)
-        if before == HEAD_REVISION:
+        if before == head_revision():
             return before
         if before is not None and not _is_known(before):
             raise _newer_error(engine, before)

@@ -237,45 +237,81 @@ def _poll_data_version(
         return
     try:
         # Read before the first wait, so a commit made while it sleeps shows as a change.
-        last = _data_version(connection, None)
-        looking_until = 0.0
-        step = _FIRST_STEP
-        recheck = max(interval, _RECHECK)
-        while not stop.is_set():
-            if writes is not None:
-                looking = time.monotonic() < looking_until
-                if writes.wait(0 if looking else recheck):
-                    looking_until = time.monotonic() + _LOOK_FOR
-                    if not looking:
-                        step = _FIRST_STEP
-                if stop.is_set():
-                    break
-            current = _data_version(connection, last)
-            changed = last is not None and current != last
-            last = current
-            if changed:
-                publish(AVAILABLE)
-                looking_until = 0.0
-                pause = interval
-            elif writes is None:
-                pause = interval
-            elif time.monotonic() < looking_until:
-                pause, step = step, min(step * 2, interval)
-            else:
-                continue  # back to sleeping until the next write
-            if stop.wait(pause):
-                break
+        version = _DataVersion(connection)
+        if writes is None:
+            _poll(version, publish, interval, stop)
+        else:
+            _read_on_writes(version, writes, publish, interval, stop)
     except Exception:
         log.exception("burrow: watching %s for other processes' commits failed", path)
     finally:
         connection.close()
 
 
-def _data_version(connection: sqlite3.Connection, last: object) -> object:
-    try:
-        return connection.execute("PRAGMA data_version").fetchone()[0]
-    except sqlite3.OperationalError:  # busy for a moment: look again next time
-        return last
+class _DataVersion:
+    """``PRAGMA data_version`` of one connection, and whether it moved since the last read."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+        self._last = self._read(None)
+
+    def changed(self) -> bool:
+        current = self._read(self._last)
+        moved = self._last is not None and current != self._last
+        self._last = current
+        return moved
+
+    def _read(self, fallback: object) -> object:
+        try:
+            return self._connection.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.OperationalError:  # busy for a moment: look again next time
+            return fallback
+
+
+def _poll(
+    version: _DataVersion,
+    publish: Callable[[Notification], None],
+    interval: float,
+    stop: threading.Event,
+) -> None:
+    while not stop.wait(interval):
+        if version.changed():
+            publish(AVAILABLE)
+
+
+def _read_on_writes(
+    version: _DataVersion,
+    writes: FileWrites,
+    publish: Callable[[Notification], None],
+    interval: float,
+    stop: threading.Event,
+) -> None:
+    recheck = max(interval, _RECHECK)
+    while not stop.is_set():
+        written = writes.wait(recheck)
+        if stop.is_set():
+            return
+        seen = _look_for_commit(version, writes, interval, stop) if written else version.changed()
+        # After a change, at most one wake-up per interval, as when polling.
+        if seen:
+            publish(AVAILABLE)
+            stop.wait(interval)
+
+
+def _look_for_commit(
+    version: _DataVersion, writes: FileWrites, interval: float, stop: threading.Event
+) -> bool:
+    """After a reported write, read until the version moves (True), or until ``_LOOK_FOR``
+    passes with no further write or the watch stops (False)."""
+    until = time.monotonic() + _LOOK_FOR
+    step = _FIRST_STEP
+    while not version.changed():
+        if time.monotonic() >= until or stop.wait(step):
+            return False
+        step = min(step * 2, interval)
+        if writes.wait(0):
+            until = time.monotonic() + _LOOK_FOR
+    return True
 
 
 def parse_postgres_payload(payload: str) -> Notification:
