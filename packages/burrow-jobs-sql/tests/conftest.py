@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -159,6 +160,18 @@ def fresh_dsn(db_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> s
         schemas: PostgresSchemas = request.getfixturevalue("postgres_schemas")
         return schemas.new()
     return f"sqlite:///{tmp_path / f'fresh-{secrets.token_hex(4)}.db'}"
+
+
+@pytest.fixture
+def wal_file(tmp_path: Path) -> Path:
+    """A SQLite file in WAL mode with one scratch table ``t (id INTEGER PRIMARY KEY, note
+    TEXT)``, for tests of SQLite's own behaviour under the store."""
+    path = tmp_path / "scratch.db"
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, note TEXT)")
+    connection.close()
+    return path
 
 
 @pytest.fixture

@@ -21,13 +21,8 @@ NO_HANG = 30.0
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Path:
-    path = tmp_path / "jobs.db"
-    connection = sqlite3.connect(path, isolation_level=None)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("CREATE TABLE t (x INTEGER)")
-    connection.close()
-    return path
+def database(wal_file: Path) -> Path:
+    return wal_file
 
 
 @pytest.fixture
@@ -41,7 +36,7 @@ def writes(database: Path) -> Iterator[FileWrites]:
 def _commit(database: Path) -> None:
     connection = sqlite3.connect(database, isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("INSERT INTO t VALUES (1)")
+    connection.execute("INSERT INTO t (note) VALUES ('x')")
     connection.close()
 
 

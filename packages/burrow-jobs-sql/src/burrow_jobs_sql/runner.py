@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import threading
 import time
@@ -32,7 +33,9 @@ from sqlalchemy.exc import OperationalError
 from burrow_jobs_sql.dsn import mask_dsn
 from burrow_jobs_sql.errors import DatabaseBusy
 
-__all__ = ["Runner"]
+__all__ = ["Runner", "is_sqlite_busy"]
+
+log = logging.getLogger("burrow_jobs_sql")
 
 T = TypeVar("T")
 
@@ -40,7 +43,8 @@ _BUSY_RETRIES = 5
 _BUSY_PAUSE = 0.05
 
 
-def _is_sqlite_busy(exc: OperationalError) -> bool:
+def is_sqlite_busy(exc: OperationalError) -> bool:
+    """True when SQLite refused a statement because another connection holds a lock."""
     original = exc.orig
     return isinstance(original, sqlite3.OperationalError) and (
         "locked" in str(original) or "busy" in str(original)
@@ -48,15 +52,15 @@ def _is_sqlite_busy(exc: OperationalError) -> bool:
 
 
 class _Call:
-    """One piece of work and where its outcome goes."""
+    """One piece of work and where its outcome goes (nowhere for posted work)."""
 
     __slots__ = ("future", "loop", "work")
 
     def __init__(
         self,
         work: Callable[[Connection], Any],
-        loop: asyncio.AbstractEventLoop,
-        future: asyncio.Future[Any],
+        loop: asyncio.AbstractEventLoop | None,
+        future: asyncio.Future[Any] | None,
     ) -> None:
         self.work = work
         self.loop = loop
@@ -87,6 +91,11 @@ class Runner:
         self._idle = 0
         self._lock = threading.Lock()
         self._closed = False
+        self.writing = threading.Lock()
+        """Held while a thread of this runner works on its own SQLite connection. An inline
+        write (``InlineWrites``) takes it without waiting, so this process never has two of
+        its connections contend for SQLite's write lock, whose busy handler sleeps at least a
+        millisecond before it tries again."""
 
     async def __call__(self, work: Callable[[Connection], T]) -> T:
         if self._closed:
@@ -96,6 +105,13 @@ class Runner:
         self._start_thread_if_needed()
         self._calls.put(_Call(work, loop, future))
         return await future
+
+    def post(self, work: Callable[[Connection], object]) -> None:
+        """Queue ``work`` without waiting for it (housekeeping); a failure is logged."""
+        if self._closed:
+            return
+        self._start_thread_if_needed()
+        self._calls.put(_Call(work, None, None))
 
     def _start_thread_if_needed(self) -> None:
         # Threads start as calls need them, up to the pool size: a store that only enqueues
@@ -127,7 +143,11 @@ class Runner:
                     else:
                         if connection is None:
                             connection = self._connect()
-                        value = self._run_with_retries(connection, call.work)
+                        if self._sqlite:
+                            with self.writing:
+                                value = self._run_with_retries(connection, call.work)
+                        else:
+                            value = self._run_with_retries(connection, call.work)
                 except BaseException as exc:  # handed to the awaiting coroutine, never lost
                     error = exc
                     if connection is not None and connection.invalidated:
@@ -137,6 +157,10 @@ class Runner:
                 # (about to wait for work) instead of starting another one.
                 with self._lock:
                     self._idle += 1
+                if call.future is None or call.loop is None:
+                    if error is not None:
+                        log.warning("burrow: posted SQL work failed", exc_info=error)
+                    continue
                 with contextlib.suppress(RuntimeError):  # the caller's loop is closed
                     call.loop.call_soon_threadsafe(_settle, call.future, value, error)
         finally:
@@ -152,7 +176,7 @@ class Runner:
                 # SQLite's busy timeout already waited; a few more tries ride out a long
                 # checkpoint or a burst of writers in other processes. Each try is a fresh
                 # transaction, so nothing half-done is repeated.
-                if not (self._sqlite and _is_sqlite_busy(exc)):
+                if not (self._sqlite and is_sqlite_busy(exc)):
                     raise
                 attempt += 1
                 if attempt > _BUSY_RETRIES:

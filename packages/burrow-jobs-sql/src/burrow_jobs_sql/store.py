@@ -36,6 +36,7 @@ from burrow_jobs_sql.group_commit import (
     GroupCommit,
     OutcomeKind,
 )
+from burrow_jobs_sql.inline_writes import InlineWrites, Passed
 from burrow_jobs_sql.migrate import prepare_schema
 from burrow_jobs_sql.runner import Runner
 from burrow_jobs_sql.schema import CLAIMABLE_SQL, NOTIFY_CHANNEL_PREFIX, jobs, workers
@@ -302,6 +303,12 @@ class SQLStore:
         self._claims: dict[int, str] = {}
         self._sqlite_claims: dict[tuple[int, int], str] = {}
         self._run = Runner(self._engine, threads, hold_connections=owns_engine)
+        # An enqueue on a SQLite file of the store's own is written on the caller's thread
+        # when it can start at once (inline_writes.py); an app's shared engine keeps its
+        # pool's connections as the app configured them.
+        self._inline = (
+            InlineWrites(engine, self._run) if owns_engine and dialect == "sqlite" else None
+        )
         self._outcomes = GroupCommit(self._run, BulkWriter(dialect))
         self._broadcaster = notify.Broadcaster()
         self._source: asyncio.Task[None] | None = None
@@ -468,7 +475,12 @@ class SQLStore:
             ids = await self._insert_using(using, [_new_row(job, now) for job in jobs])
         elif len(jobs) == 1:
             statement, values = self._insert_one(jobs[0], now)
-            ids = await self._run(lambda c: [c.exec_driver_sql(statement, values).scalar_one()])
+
+            def insert(connection: Connection) -> list[int]:
+                return [connection.exec_driver_sql(statement, values).scalar_one()]
+
+            inline = Passed.PASSED if self._inline is None else self._inline.run(insert)
+            ids = await self._run(insert) if inline is Passed.PASSED else inline
         elif self._postgres:
             ids = await self._run(lambda c: self._insert_many_postgres(c, jobs, now))
         else:
@@ -936,6 +948,8 @@ class SQLStore:
             self._source.cancel()
             with suppress(asyncio.CancelledError):
                 await self._source
+        if self._inline is not None:
+            self._inline.close()
         await self._run.shutdown()
         if self._owns_engine:
             self._engine.dispose()
