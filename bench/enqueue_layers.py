@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 from bench.phases import dsn_of
 from bench.targets import Database, fresh
 from burrow_jobs_sql import SQLStore
-from burrow_jobs_sql.statements import POSTGRES_INSERT_ONE, SQLITE_INSERT_ONE
+from burrow_jobs_sql.statements import POSTGRES_INSERT_ONE, SQLITE_INSERT
 from burrow_tasks import JobQueue, open_queue
 from burrow_tasks.jobs import NewJob
 
@@ -46,24 +46,28 @@ async def _noop(payload: bytes) -> None:
 def _layers(queue: JobQueue, store: SQLStore, connection: Connection) -> dict[str, Layer]:
     now = datetime.now(UTC)
     values: tuple[Any, ...]
-    if store.dialect == "postgresql":
+    postgres = store.dialect == "postgresql"
+    if postgres:
         sql, values = POSTGRES_INSERT_ONE, ("noop", "{}", 0, 3, now, now, now)
     else:
         stamp = int(now.timestamp() * 1_000_000)
-        sql, values = SQLITE_INSERT_ONE, ("noop", "{}", 0, 3, stamp, stamp, stamp)
+        sql, values = SQLITE_INSERT, ("noop", "{}", 0, 3, stamp, stamp, stamp)
     driver = connection.connection.driver_connection
     assert driver is not None
     new_job = NewJob(type="noop", payload="{}", priority=0, max_retries=3, run_at=now)
     run = store._run  # the store's SQL thread: measured on purpose
 
+    # The store's forms: RETURNING id on PostgreSQL, the cursor's lastrowid on SQLite.
     async def on_driver() -> Any:
-        return driver.execute(sql, values).fetchone()
+        cursor = driver.execute(sql, values)
+        return cursor.fetchone() if postgres else cursor.lastrowid
 
     async def on_sqlalchemy() -> Any:
-        return connection.exec_driver_sql(sql, values).scalar_one()
+        return insert(connection)
 
     def insert(c: Connection) -> Any:
-        return c.exec_driver_sql(sql, values).scalar_one()
+        result = c.exec_driver_sql(sql, values)
+        return result.scalar_one() if postgres else result.lastrowid
 
     return {
         "driver, event loop": on_driver,

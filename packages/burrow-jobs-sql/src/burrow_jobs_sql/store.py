@@ -44,8 +44,7 @@ from burrow_jobs_sql.statements import (
     CLAIM_COLUMNS,
     POSTGRES_INSERT_ONE,
     POSTGRES_INSERT_UNNEST,
-    SQLITE_INSERT_MANY,
-    SQLITE_INSERT_ONE,
+    SQLITE_INSERT,
     SQLITE_LAST_ID,
     Statements,
     build_claim,
@@ -474,13 +473,7 @@ class SQLStore:
         if using is not None:
             ids = await self._insert_using(using, [_new_row(job, now) for job in jobs])
         elif len(jobs) == 1:
-            statement, values = self._insert_one(jobs[0], now)
-
-            def insert(connection: Connection) -> list[int]:
-                return [connection.exec_driver_sql(statement, values).scalar_one()]
-
-            inline = Passed.PASSED if self._inline is None else self._inline.run(insert)
-            ids = await self._run(insert) if inline is Passed.PASSED else inline
+            ids = [await self._insert_one(jobs[0], now)]
         elif self._postgres:
             ids = await self._run(lambda c: self._insert_many_postgres(c, jobs, now))
         else:
@@ -488,20 +481,26 @@ class SQLStore:
         self._announce(notify.AVAILABLE)
         return [str(i) for i in ids]
 
-    def _insert_one(self, job: NewJob, now: datetime) -> tuple[str, tuple[Any, ...]]:
-        """The positional insert of one job and its values in the driver's form."""
+    async def _insert_one(self, job: NewJob, now: datetime) -> int:
+        """One job (an enqueue call): a positional insert with values in the driver's form."""
         if self._postgres:
             _require_aware(job.run_at, "run_at")
             _require_aware(now, "now")
-            run_at: Any = job.run_at
-            created: Any = now
-            statement = POSTGRES_INSERT_ONE
-        else:
-            run_at = self._time(job.run_at, "run_at")
-            created = self._time(now, "now")
-            statement = SQLITE_INSERT_ONE
+            row = (job.type, job.payload, job.priority, job.max_retries, job.run_at, now, now)
+            return int(
+                await self._run(lambda c: c.exec_driver_sql(POSTGRES_INSERT_ONE, row).scalar_one())
+            )
+        created = self._time(now, "now")
+        # An enqueue to run now passes one datetime for both: convert it once.
+        run_at = created if job.run_at is now else self._time(job.run_at, "run_at")
         values = (job.type, job.payload, job.priority, job.max_retries, run_at, created, created)
-        return statement, values
+
+        def insert(connection: Connection) -> int:
+            # The id of the row this statement inserted, on this connection.
+            return int(connection.exec_driver_sql(SQLITE_INSERT, values).lastrowid)
+
+        inline = Passed.PASSED if self._inline is None else self._inline.run(insert)
+        return await self._run(insert) if inline is Passed.PASSED else inline
 
     def _insert_many_postgres(
         self, connection: Connection, jobs: Sequence[NewJob], now: datetime
@@ -536,7 +535,7 @@ class SQLStore:
                 run_at_us = self._time(run_at, "run_at")
             params.append((j.type, j.payload, j.priority, j.max_retries, run_at_us, now_us, now_us))
         with explicit_transaction(connection):
-            connection.exec_driver_sql(SQLITE_INSERT_MANY, params)
+            connection.exec_driver_sql(SQLITE_INSERT, params)
             last = int(connection.execute(SQLITE_LAST_ID).scalar_one())
         # AUTOINCREMENT gives each new row the largest id ever used plus one, and this
         # transaction holds the write lock throughout: the batch got the ids up to ``last``,
