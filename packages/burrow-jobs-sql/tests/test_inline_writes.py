@@ -189,6 +189,20 @@ async def test_the_sql_thread_checkpoints_after_every_n_inline_writes(
     assert all(name.startswith("burrow-sql") for name in checkpoints)
 
 
+def test_a_stream_of_inline_writes_keeps_the_log_file_small(
+    engine: Engine, runner: Runner, clock: FakeTime, db_path: str
+) -> None:
+    inline = InlineWrites(engine, runner, checkpoint_every=50, clock=clock)
+    try:
+        written = 0
+        while written < 2_000:
+            written += inline.run(insert) is not Passed.PASSED
+    finally:
+        inline.close()
+    # Never copied to its end, the log would hold every commit: 2,000 of two pages each.
+    assert Path(db_path + "-wal").stat().st_size < 500 * 4_096
+
+
 def test_the_inline_connection_never_checkpoints_by_itself(inline: InlineWrites) -> None:
     def autocheckpoint(connection: Connection) -> int:
         return int(connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())

@@ -14,9 +14,12 @@ from waiting on anything but its own commit:
   is 0, and a statement refused as busy wrote nothing;
 - it never checkpoints. A checkpoint copies the write-ahead log into the database and can
   take milliseconds; this connection's automatic checkpoint is off, and after every
-  ``checkpoint_every`` writes a passive checkpoint is posted to the SQL thread. (Without any
-  checkpoint the log only grows, and a commit that extends the file costs its metadata a
-  journal commit in the file system: 400 µs instead of 150 here.);
+  ``checkpoint_every`` writes a passive checkpoint is posted to the SQL thread. No write of
+  this process lands while it runs (it holds the runner's ``writing`` lock), so it copies
+  the whole log and the next write starts the log file over. (A log that is never copied
+  to its end only grows, and a commit that extends the file costs its metadata a journal
+  commit in the file system: 400 µs instead of 150 here; a checkpoint with writes landing
+  beside it never reaches the end under a steady stream of enqueues.);
 - it backs off from a slow disk. ``slow_streak`` writes in a row that each took longer than
   ``slow`` (a disk whose sync takes milliseconds) send the writes of the next ``pause``
   seconds to the SQL thread; then one write on the caller's thread measures again, and only
@@ -49,10 +52,10 @@ SLOW_STREAK: Final = 3
 PAUSE: Final = 1.0
 """Seconds the writes go to the SQL thread after a slow one."""
 
-CHECKPOINT_EVERY: Final = 100
-"""Inline writes between passive checkpoints on the SQL thread. A job's insert writes about
-six pages (the row, four index entries, the id sequence), so a hundred stay under SQLite's
-own automatic threshold of 1,000 pages."""
+CHECKPOINT_EVERY: Final = 150
+"""Inline writes between passive checkpoints on the SQL thread. A job's insert writes 6.4
+pages to the log (measured: the row, four index entries, the id sequence, the odd split),
+so 150 come to SQLite's own automatic threshold of 1,000 pages."""
 
 
 class Passed(enum.Enum):
