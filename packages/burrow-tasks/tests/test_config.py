@@ -20,6 +20,7 @@ def test_the_defaults_match_the_design() -> None:
     assert config.heartbeat_interval == timedelta(seconds=30)
     assert config.stale_timeout == timedelta(minutes=10)
     assert config.shutdown_grace == timedelta(seconds=30)
+    assert config.shutdown_write_limit == timedelta(seconds=10)
     assert config.maintenance_interval == timedelta(minutes=5)
     assert config.completed_retention == timedelta(hours=24)
     assert config.claim_ahead == 20
@@ -36,6 +37,7 @@ def test_from_env_reads_every_jobs_variable() -> None:
             "JOBS_HEARTBEAT_INTERVAL": "10s",
             "JOBS_STALE_TIMEOUT": "1m",
             "JOBS_SHUTDOWN_GRACE": "2s",
+            "JOBS_SHUTDOWN_WRITE_LIMIT": "3s",
             "JOBS_MAINTENANCE_INTERVAL": "1m",
             "JOBS_COMPLETED_RETENTION": "1h",
             "JOBS_CLAIM_AHEAD": "0",
@@ -51,6 +53,7 @@ def test_from_env_reads_every_jobs_variable() -> None:
         heartbeat_interval=timedelta(seconds=10),
         stale_timeout=timedelta(minutes=1),
         shutdown_grace=timedelta(seconds=2),
+        shutdown_write_limit=timedelta(seconds=3),
         maintenance_interval=timedelta(minutes=1),
         completed_retention=timedelta(hours=1),
         claim_ahead=0,
@@ -104,6 +107,11 @@ def test_zero_workers_are_refused() -> None:
 def test_a_zero_poll_interval_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"--jobs-poll-interval .* must be > 0"):
         JobsConfig.from_env({"JOBS_POLL_INTERVAL": "0"})
+
+
+def test_a_zero_shutdown_write_limit_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"--jobs-shutdown-write-limit .* must be > 0"):
+        JobsConfig.from_env({"JOBS_SHUTDOWN_WRITE_LIMIT": "0"})
 
 
 def test_a_stale_timeout_under_three_heartbeats_is_refused() -> None:

@@ -7,8 +7,10 @@ import threading
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
+import pytest
+
 from burrow_jobs_memory import MemoryStore
-from burrow_tasks import ClaimedJob, FakeClock, JobQueue, JobStatus, PoolState
+from burrow_tasks import ClaimedJob, FakeClock, JobQueue, JobStatus, PoolState, WorkerInfo
 
 
 async def _start_blocked(queue: JobQueue, max_retries: int = 3) -> tuple[str, asyncio.Event]:
@@ -213,3 +215,70 @@ async def test_jobs_of_a_claim_abandoned_at_shutdown_are_released_when_it_return
     assert job is not None
     assert job.status is JobStatus.PENDING
     assert job.lease is None
+
+
+class SilentStore(MemoryStore):
+    """A database that stops answering writes once ``silent`` is set, until ``answer``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.silent = False
+        self.answer = asyncio.Event()
+
+    async def _wait_if_silent(self) -> None:
+        if self.silent:
+            await self.answer.wait()
+
+    async def job_release(self, job_id: str, lease: str, *, now: datetime) -> bool:
+        await self._wait_if_silent()
+        return await super().job_release(job_id, lease, now=now)
+
+    async def worker_beat(self, info: WorkerInfo, *, now: datetime) -> None:
+        await self._wait_if_silent()
+        await super().worker_beat(info, now=now)
+
+
+async def _stop_with_silent_store(
+    store: SilentStore, queue: JobQueue, clock: FakeClock
+) -> tuple[str, asyncio.Future[None]]:
+    job_id, _ = await _start_blocked(queue)
+    store.silent = True
+    stopping = asyncio.ensure_future(queue.shutdown())
+    await clock.settle()
+    clock.advance(queue.config.shutdown_grace)
+    await clock.settle()
+    return job_id, stopping
+
+
+async def test_shutdown_gives_up_on_writes_the_database_does_not_answer(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SilentStore()
+    queue = JobQueue(store, clock=clock)
+    job_id, stopping = await _stop_with_silent_store(store, queue, clock)
+    assert not stopping.done()
+
+    clock.advance(queue.config.shutdown_write_limit)
+    await stopping
+
+    assert queue.done.is_set()
+    assert f"burrow-job-{job_id}" in caplog.text
+    store.silent = False
+    job = await store.job_get(job_id)
+    assert job is not None
+    assert job.status is JobStatus.RUNNING  # held in the store for a rescue, not lost
+
+
+async def test_shutdown_keeps_a_write_answered_within_the_write_limit(clock: FakeClock) -> None:
+    store = SilentStore()
+    queue = JobQueue(store, clock=clock)
+    job_id, stopping = await _stop_with_silent_store(store, queue, clock)
+
+    clock.advance(queue.config.shutdown_write_limit - timedelta(seconds=1))
+    await clock.settle()
+    store.answer.set()
+    await stopping
+
+    job = await store.job_get(job_id)
+    assert job is not None
+    assert job.status is JobStatus.PENDING

@@ -203,14 +203,25 @@ class Runner:
         connection.execution_options(isolation_level="AUTOCOMMIT")
         return connection
 
-    async def shutdown(self) -> None:
-        """Finish the queued calls, close every thread's connection, stop the threads."""
+    async def shutdown(self, thread_timeout: float) -> None:
+        """Finish the queued calls, close every thread's connection, stop the threads.
+
+        Waits at most ``thread_timeout`` seconds: a thread inside a statement the database never
+        answers (a black-holed connection) is left behind, logged; it is a daemon thread and
+        does not hold up the process's exit."""
         self._closed = True
         with self._lock:
             threads = list(self._threads)
         for _ in threads:
             self._calls.put(None)
-        await asyncio.to_thread(_join_all, threads)
+        stuck = await asyncio.to_thread(_join_all, threads, thread_timeout)
+        if stuck:
+            log.error(
+                "burrow: closing the store, %s still waited on %s after %.1f s; left behind",
+                ", ".join(stuck),
+                mask_dsn(self._engine.url),
+                thread_timeout,
+            )
 
 
 def _discard(connection: Connection) -> None:
@@ -218,6 +229,9 @@ def _discard(connection: Connection) -> None:
         connection.close()
 
 
-def _join_all(threads: list[threading.Thread]) -> None:
+def _join_all(threads: list[threading.Thread], timeout: float) -> list[str]:
+    """Join ``threads`` within ``timeout`` seconds in all; the names of those still alive."""
+    deadline = time.monotonic() + timeout
     for thread in threads:
-        thread.join()
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [thread.name for thread in threads if thread.is_alive()]

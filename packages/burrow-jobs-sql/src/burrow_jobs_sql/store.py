@@ -108,6 +108,9 @@ _FILES = notify.FileBroadcasts()
 DEFAULT_BUSY_TIMEOUT = 5.0
 """Seconds SQLite waits for another connection's write lock before the store retries."""
 
+CLOSE_THREAD_TIMEOUT = 10.0
+"""Seconds ``close()`` waits for the SQL threads to finish the statements they are in."""
+
 DEFAULT_DATA_VERSION_INTERVAL = 0.01
 """Seconds between two ``PRAGMA data_version`` checks while someone awaits notifications."""
 
@@ -936,7 +939,10 @@ class SQLStore:
     def _listener_connected(self, pid: int) -> None:
         self.listener_backend_pid = pid
 
-    async def close(self) -> None:
+    async def close(self, *, thread_timeout: float = CLOSE_THREAD_TIMEOUT) -> None:
+        """Stop notifications, finish the queued statements and close the connections.
+        Waits at most ``thread_timeout`` seconds for the SQL threads: one inside a statement
+        the database never answers is left behind (logged)."""
         if self._closed:
             return
         self._closed = True
@@ -949,7 +955,7 @@ class SQLStore:
                 await self._source
         if self._inline is not None:
             self._inline.close()
-        await self._run.shutdown()
+        await self._run.shutdown(thread_timeout)
         if self._owns_engine:
             self._engine.dispose()
 

@@ -83,6 +83,14 @@ SETTINGS: tuple[Setting, ...] = (
         "how long shutdown waits for running handlers before releasing their jobs",
     ),
     Setting(
+        "shutdown_write_limit",
+        "--jobs-shutdown-write-limit",
+        "JOBS_SHUTDOWN_WRITE_LIMIT",
+        timedelta,
+        "how long shutdown then waits for the last outcome writes and releases; a database"
+        " that has not answered by then is given up on (its jobs are rescued later)",
+    ),
+    Setting(
         "maintenance_interval",
         "--jobs-maintenance-interval",
         "JOBS_MAINTENANCE_INTERVAL",
@@ -127,6 +135,7 @@ class JobsConfig:
     heartbeat_interval: timedelta = timedelta(seconds=30)
     stale_timeout: timedelta = timedelta(minutes=10)
     shutdown_grace: timedelta = timedelta(seconds=30)
+    shutdown_write_limit: timedelta = timedelta(seconds=10)
     maintenance_interval: timedelta = timedelta(minutes=5)
     completed_retention: timedelta = timedelta(hours=24)
     claim_ahead: int = 20
@@ -153,6 +162,7 @@ class JobsConfig:
             f"{_BY_FIELD['heartbeat_interval'].flag} {format_duration(self.heartbeat_interval)})",
         )
         self._check(self.shutdown_grace >= timedelta(0), "shutdown_grace", "must be >= 0")
+        self._check(self.shutdown_write_limit > timedelta(0), "shutdown_write_limit", "must be > 0")
         self._check(self.maintenance_interval > timedelta(0), "maintenance_interval", "must be > 0")
         self._check(self.completed_retention >= timedelta(0), "completed_retention", "must be >= 0")
         self._check(self.claim_ahead >= 0, "claim_ahead", "must be >= 0")

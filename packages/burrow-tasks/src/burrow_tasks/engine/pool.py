@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from burrow_tasks.clock import Clock
 from burrow_tasks.config import JobsConfig
 from burrow_tasks.context import JobContext, JobScope, ResultCapture
+from burrow_tasks.durations import format_duration
 from burrow_tasks.engine.outcomes import job_error
 from burrow_tasks.engine.registry import Registration
 from burrow_tasks.engine.retry import retry_at
@@ -225,6 +226,7 @@ class WorkerPool:
             return
         self._state = _State.STOPPING
         self._wake.set()
+        writes_until: datetime | None = None
         try:
             await self._stop_claiming()
             await self._finish_within_grace()
@@ -233,21 +235,55 @@ class WorkerPool:
             self._ready.clear()
             for running in list(self._running.values()):
                 self._stop(running, StopReason.SHUTDOWN)
-            remaining = [r.task for r in self._running.values() if r.task is not None]
-            await asyncio.gather(*remaining, return_exceptions=True)
-            for running in never_started:
-                # The claim counted an attempt, which a release keeps, as for a job
-                # interrupted by shutdown.
-                await self._release(running.job)
-            await asyncio.gather(*self._writing, return_exceptions=True)
+            writes_until = self._clock.now() + self._config.shutdown_write_limit
+            await self._write_last_outcomes(never_started, writes_until)
         finally:
             for loop in self._loops:
                 loop.cancel()
             await asyncio.gather(*self._loops, return_exceptions=True)
             self._state = _State.STOPPED
-            await self._beat()
+            if writes_until is None:
+                writes_until = self._clock.now() + self._config.shutdown_write_limit
+            await self._last_beat(writes_until)
             self._done.set()
             logger.info("burrow: worker pool %s stopped", self.worker_id)
+
+    async def _write_last_outcomes(self, never_started: list[_RunningJob], until: datetime) -> None:
+        """Wait for the stopped handlers' outcome writes, the outcome writes still under way
+        and the releases of the jobs that never started, ``until`` (``shutdown_write_limit``
+        after the grace; the last worker beat shares it). A database that answers none of
+        them in that time (a black-holed connection, a server gone silent) would otherwise
+        hold shutdown forever; their jobs stay running in the store, and a rescue returns
+        them once their heartbeats are stale."""
+        # The claim counted an attempt, which a release keeps, as for a job interrupted by
+        # shutdown.
+        releases = [
+            _start_task(self._release(running.job), name=f"burrow-release-{running.job.id}")
+            for running in never_started
+        ]
+        writes = [r.task for r in self._running.values() if r.task is not None]
+        writes += [*self._writing, *releases]
+        await wait_tasks(writes, self._clock, until - self._clock.now())
+        unanswered = [task for task in writes if not task.done()]
+        if not unanswered:
+            return
+        logger.error(
+            "burrow: shutdown gave up after %s on writes the database did not answer (%s); "
+            "their jobs stay running until a rescue returns them, after the stale timeout",
+            format_duration(self._config.shutdown_write_limit),
+            ", ".join(sorted(task.get_name() for task in unanswered)),
+        )
+        for task in unanswered:
+            task.cancel()
+        await asyncio.gather(*unanswered, return_exceptions=True)
+
+    async def _last_beat(self, until: datetime) -> None:
+        """The stopped state for the admin, if the database answers ``until``."""
+        beat = _start_task(self._beat(), name="burrow-last-beat")
+        await wait_tasks([beat], self._clock, max(until - self._clock.now(), timedelta(0)))
+        if not beat.done():
+            beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
 
     async def _finish_within_grace(self) -> None:
         """Let running handlers finish, and jobs claimed ahead start and finish as slots free
