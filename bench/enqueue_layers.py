@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 from bench.phases import dsn_of
 from bench.targets import Database, fresh
 from burrow_jobs_sql import SQLStore
-from burrow_jobs_sql.statements import POSTGRES_INSERT_ONE, SQLITE_INSERT
+from burrow_jobs_sql.statements import POSTGRES_INSERT_ONE, SQLITE_INSERT_ONE
 from burrow_tasks import JobQueue, open_queue
 from burrow_tasks.jobs import NewJob
 
@@ -51,7 +51,7 @@ def _layers(queue: JobQueue, store: SQLStore, connection: Connection) -> dict[st
         sql, values = POSTGRES_INSERT_ONE, ("noop", "{}", 0, 3, now, now, now)
     else:
         stamp = int(now.timestamp() * 1_000_000)
-        sql, values = SQLITE_INSERT, ("noop", "{}", 0, 3, stamp, stamp, stamp)
+        sql, values = SQLITE_INSERT_ONE, ("noop", "{}", 0, 3, stamp, stamp, stamp)
     driver = connection.connection.driver_connection
     assert driver is not None
     new_job = NewJob(type="noop", payload="{}", priority=0, max_retries=3, run_at=now)

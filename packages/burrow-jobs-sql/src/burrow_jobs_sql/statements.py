@@ -31,7 +31,7 @@ __all__ = [
     "CLAIM_COLUMNS",
     "POSTGRES_INSERT_ONE",
     "POSTGRES_INSERT_UNNEST",
-    "SQLITE_INSERT",
+    "SQLITE_INSERT_ONE",
     "SQLITE_LAST_ID",
     "Statements",
     "build_claim",
@@ -220,18 +220,15 @@ inserted in input order (``ORDER BY`` the ordinality), so the identity hands out
 ids in input order."""
 
 
-SQLITE_INSERT = (
+SQLITE_INSERT_ONE = (
     f"INSERT INTO {JOBS_TABLE} (type, payload, status, priority, attempts, max_retries,"
     " run_at, created_at, updated_at, cancelled)"
     " VALUES (?, ?, 'pending', ?, 0, ?, ?, ?, ?, 0)"
 )
-"""A SQLite insert of positional rows already in storage form (integer microseconds),
-through ``Connection.exec_driver_sql``: no call builds a parameter dict or runs type
-processors. A batch is one ``executemany`` of it: SQLAlchemy's multi-row ``INSERT ...
-RETURNING`` ran each row through the type processors and rendered many ``VALUES`` batches
-(29,500 jobs/s); a ``text()`` with named parameters still built and processed one parameter
-dict per row (a third of the batch's CPU). One job reads its id from the cursor's
-``lastrowid``: without ``RETURNING`` SQLAlchemy builds no result (~15 µs of CPU a call)."""
+"""One job's SQLite insert, values already in storage form (integer microseconds), through
+``Connection.exec_driver_sql``: no parameter dict, no type processors. The id comes from the
+cursor's ``lastrowid``: without ``RETURNING`` SQLAlchemy builds no result (~15 µs of CPU a
+call). Batches go through ``sqlite_batches.INSERT_EACH``."""
 
 POSTGRES_INSERT_ONE = (
     f"INSERT INTO {JOBS_TABLE} (type, payload, status, priority, attempts, max_retries,"

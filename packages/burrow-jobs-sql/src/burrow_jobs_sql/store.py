@@ -40,12 +40,12 @@ from burrow_jobs_sql.inline_writes import InlineWrites, Passed
 from burrow_jobs_sql.migrate import prepare_schema
 from burrow_jobs_sql.runner import Runner
 from burrow_jobs_sql.schema import CLAIMABLE_SQL, NOTIFY_CHANNEL_PREFIX, jobs, workers
+from burrow_jobs_sql.sqlite_batches import insert_batch, require_json_each
 from burrow_jobs_sql.statements import (
     CLAIM_COLUMNS,
     POSTGRES_INSERT_ONE,
     POSTGRES_INSERT_UNNEST,
-    SQLITE_INSERT,
-    SQLITE_LAST_ID,
+    SQLITE_INSERT_ONE,
     Statements,
     build_claim,
     build_sqlite_claim,
@@ -426,6 +426,8 @@ class SQLStore:
         data_version_interval: float,
     ) -> SQLStore:
         prepare_schema(engine, auto_migrate=auto_migrate)
+        if engine.dialect.name == "sqlite":
+            require_json_each(engine)
         store = cls(
             engine,
             owns_engine=owns_engine,
@@ -500,7 +502,7 @@ class SQLStore:
 
         def insert(connection: Connection) -> int:
             # The id of the row this statement inserted, on this connection.
-            return int(connection.exec_driver_sql(SQLITE_INSERT, values).lastrowid)
+            return int(connection.exec_driver_sql(SQLITE_INSERT_ONE, values).lastrowid)
 
         inline = Passed.PASSED if self._inline is None else self._inline.run(insert)
         return await self._run(insert) if inline is Passed.PASSED else inline
@@ -527,23 +529,7 @@ class SQLStore:
     def _insert_many_sqlite(
         self, connection: Connection, jobs: Sequence[NewJob], now: datetime
     ) -> list[int]:
-        now_us = self._time(now, "now")
-        # A batch mostly shares one run_at: convert each distinct object once.
-        run_at: Any = None
-        run_at_us = 0
-        params = []
-        for j in jobs:
-            if j.run_at is not run_at:
-                run_at = j.run_at
-                run_at_us = self._time(run_at, "run_at")
-            params.append((j.type, j.payload, j.priority, j.max_retries, run_at_us, now_us, now_us))
-        with explicit_transaction(connection):
-            connection.exec_driver_sql(SQLITE_INSERT, params)
-            last = int(connection.execute(SQLITE_LAST_ID).scalar_one())
-        # AUTOINCREMENT gives each new row the largest id ever used plus one, and this
-        # transaction holds the write lock throughout: the batch got the ids up to ``last``,
-        # one after another, in input order.
-        return list(range(last - len(jobs) + 1, last + 1))
+        return insert_batch(connection, jobs, self._time(now, "now"), self._time)
 
     async def _insert_using(self, using: Any, rows: list[dict[str, Any]]) -> list[int]:
         # The app's own connection: no commit here, so the rows appear when the app commits.
