@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import QueuePool
 
 from burrow_jobs_sql import SQLStore
 from burrow_jobs_sql.inline_writes import InlineWrites, Passed
@@ -82,6 +84,20 @@ def slow_insert(clock: FakeTime) -> Any:
         return insert(connection)
 
     return work
+
+
+def write_inline(inline: InlineWrites, count: int) -> bool:
+    """Make ``count`` inline writes, trying again while one passes (the SQL thread is
+    checkpointing); False if they did not all get through in a generous number of tries."""
+    written = 0
+    for _ in range(count * 100):
+        if inline.run(insert) is Passed.PASSED:
+            time.sleep(0.001)  # let the SQL thread have the GIL and finish
+            continue
+        written += 1
+        if written == count:
+            return True
+    return False
 
 
 def rows(path: str) -> int:
@@ -179,9 +195,7 @@ async def test_the_sql_thread_checkpoints_after_every_n_inline_writes(
     sa.event.listen(engine, "before_cursor_execute", record)
     inline = InlineWrites(engine, runner, checkpoint_every=5, clock=clock)
     try:
-        written = 0
-        while written < 10:  # a write passes while the SQL thread checkpoints
-            written += inline.run(insert) is not Passed.PASSED
+        assert write_inline(inline, 10)  # a write passes while the SQL thread checkpoints
         await runner(lambda _connection: None)  # the posted work ran before this
     finally:
         inline.close()
@@ -194,9 +208,7 @@ def test_a_stream_of_inline_writes_keeps_the_log_file_small(
 ) -> None:
     inline = InlineWrites(engine, runner, checkpoint_every=50, clock=clock)
     try:
-        written = 0
-        while written < 4_000:
-            written += inline.run(insert) is not Passed.PASSED
+        assert write_inline(inline, 4_000)
     finally:
         inline.close()
     # Never copied to its end, the log would hold every commit: 4,000 of a page or more
@@ -219,6 +231,39 @@ def test_closing_keeps_the_zero_busy_timeout_out_of_the_pool(
     inline.close()
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 5000
+
+
+def test_closing_never_waits_for_the_sql_thread(
+    inline: InlineWrites, runner: Runner, engine: Engine
+) -> None:
+    inline.run(insert)
+    with runner.writing:  # the SQL thread in a long busy wait
+        inline.close()
+        assert inline.run(insert) is Passed.PASSED
+    inline.close()  # the store closes again once its SQL threads stopped
+    assert isinstance(engine.pool, QueuePool)
+    assert engine.pool.checkedout() == 0
+
+
+async def test_work_queued_behind_a_statement_that_never_returns_is_answered_at_close(
+    engine: Engine,
+) -> None:
+    runner = Runner(engine, 1, hold_connections=True)
+    answered = threading.Event()
+
+    def stuck(_connection: Connection) -> None:
+        answered.wait(timeout=30)
+
+    first = asyncio.ensure_future(runner(stuck))
+    queued = asyncio.ensure_future(runner(insert))
+    await asyncio.sleep(0.05)
+    try:
+        await runner.shutdown(thread_timeout=0.1)
+        with pytest.raises(RuntimeError, match="closed"):
+            await asyncio.wait_for(queued, 5)
+    finally:
+        answered.set()  # the statement returns after all; its thread then stops
+    await asyncio.wait_for(first, 5)
 
 
 def test_a_closed_inline_writer_passes_every_write(inline: InlineWrites) -> None:

@@ -1,6 +1,7 @@
 """A PostgreSQL server that goes silent mid-job (a dropped network path: nothing answers,
 nothing is closed) cannot hold a worker's shutdown or the store's close forever, and the
-job it held is neither lost nor run twice: it stays running until a rescue returns it."""
+interrupted job is not lost: it stays running, its one attempt counted, until a rescue
+returns it."""
 
 from __future__ import annotations
 

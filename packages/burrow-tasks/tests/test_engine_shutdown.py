@@ -217,6 +217,10 @@ async def test_jobs_of_a_claim_abandoned_at_shutdown_are_released_when_it_return
     assert job.lease is None
 
 
+HANG_GUARD = 30.0
+"""Seconds after which a shutdown counts as hung (the clock is fake: it needs none)."""
+
+
 class SilentStore(MemoryStore):
     """A database that stops answering writes once ``silent`` is set, until ``answer``."""
 
@@ -259,7 +263,7 @@ async def test_shutdown_gives_up_on_writes_the_database_does_not_answer(
     assert not stopping.done()
 
     clock.advance(queue.config.shutdown_write_limit)
-    await stopping
+    await asyncio.wait_for(stopping, HANG_GUARD)
 
     assert queue.done.is_set()
     assert f"burrow-job-{job_id}" in caplog.text
@@ -277,7 +281,7 @@ async def test_shutdown_keeps_a_write_answered_within_the_write_limit(clock: Fak
     clock.advance(queue.config.shutdown_write_limit - timedelta(seconds=1))
     await clock.settle()
     store.answer.set()
-    await stopping
+    await asyncio.wait_for(stopping, HANG_GUARD)
 
     job = await store.job_get(job_id)
     assert job is not None

@@ -50,7 +50,7 @@ SLOW_STREAK: Final = 3
 """Slow inline writes in a row that pause inline writing."""
 
 PAUSE: Final = 1.0
-"""Seconds the writes go to the SQL thread after a slow one."""
+"""Seconds the writes go to the SQL thread after a slow streak."""
 
 CHECKPOINT_EVERY: Final = 150
 """Inline writes between passive checkpoints on the SQL thread. A job's insert writes 6.4
@@ -90,7 +90,7 @@ class InlineWrites:
         self._clock = clock
         # The runner's SQLite lock, held for the whole write and never waited for: while
         # the SQL thread or another caller writes, this caller passes.
-        self._busy = runner.writing
+        self._writing = runner.writing
         self._connection: Connection | None = None
         self._paused_until = 0.0
         self._writes_since_checkpoint = 0
@@ -99,23 +99,21 @@ class InlineWrites:
     def run(self, work: Callable[[Connection], T]) -> T | Literal[Passed.PASSED]:
         """``work(connection)`` on this thread in autocommit mode, or ``Passed.PASSED`` (with
         nothing written) when it could not start at once or inline writes are paused."""
-        if not self._busy.acquire(blocking=False):
+        if not self._writing.acquire(blocking=False):
             return Passed.PASSED
         try:
-            if self._closed:
-                return Passed.PASSED
             started = self._clock()
-            if started < self._paused_until:
+            if self._closed or started < self._paused_until:
                 return Passed.PASSED
-            connection = self._connect()
             try:
+                connection = self._connect()
                 value = work(connection)
             except OperationalError as exc:
                 if not is_sqlite_busy(exc):
                     raise
                 return Passed.PASSED
             finally:
-                if connection.invalidated:
+                if self._connection is not None and self._connection.invalidated:
                     self._drop_connection()
             finished = self._clock()
             if finished - started <= self._slow:
@@ -127,14 +125,20 @@ class InlineWrites:
             self._count_write()
             return value
         finally:
-            self._busy.release()
+            if self._closed:  # close() came while this write held the lock
+                self._drop_connection()
+            self._writing.release()
 
     def _connect(self) -> Connection:
         if self._connection is None:
             connection = self._engine.connect()
-            connection.execution_options(isolation_level="AUTOCOMMIT")
-            connection.exec_driver_sql("PRAGMA busy_timeout = 0")
-            connection.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")
+            try:
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+                connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+                connection.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")
+            except BaseException:
+                _discard(connection)
+                raise
             self._connection = connection
         return self._connection
 
@@ -147,18 +151,28 @@ class InlineWrites:
     def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
-            connection.invalidate()
-            connection.close()
+            _discard(connection)
 
     def close(self) -> None:
-        """Close the connection; later calls pass every write to the SQL thread."""
-        with self._busy:
-            self._closed = True
-            connection, self._connection = self._connection, None
-        if connection is not None:
-            # The pool resets a returned connection, including its two pragmas: drop it.
-            connection.invalidate()
-            connection.close()
+        """Close the connection; later calls pass every write to the SQL thread.
+
+        Never waits: the SQL thread may hold the shared lock through a long busy wait or a
+        statement the database never answers. While it does, this connection is idle and
+        stays open until ``close()`` is called again (the store calls it once more after
+        its SQL threads stopped); a caller writing inline drops it when its write ends."""
+        self._closed = True
+        if self._writing.acquire(blocking=False):
+            try:
+                self._drop_connection()
+            finally:
+                self._writing.release()
+
+
+def _discard(connection: Connection) -> None:
+    # Invalidated, not returned: a pool's reset on return is a rollback, and the two
+    # pragmas above would survive it into the next borrower's connection.
+    connection.invalidate()
+    connection.close()
 
 
 def _checkpoint(connection: Connection) -> None:

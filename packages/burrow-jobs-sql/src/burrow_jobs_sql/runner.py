@@ -4,8 +4,9 @@ Measured before choosing (see the package README): a sync Engine driven through 
 threads beat SQLAlchemy's asyncio extension on both databases (SQLite claim+complete 6,800/s
 against 2,300/s through aiosqlite; PostgreSQL 3,900/s against 3,800/s, inserts 1,970/s
 against 1,790/s). psycopg releases the GIL while it waits on the network, so PostgreSQL work
-overlaps across threads; SQLite gets one thread, so a store never contends with itself for
-the write lock.
+overlaps across threads. SQLite gets one thread, and the one other writer a store has there
+(an enqueue written on the caller's thread, ``inline_writes.py``) shares the ``writing`` lock
+with it, so a store never contends with itself for SQLite's write lock.
 
 On an engine the store owns, each thread keeps one connection for its whole life instead of
 checking one out of the pool per call: a checkout costs a pool round, an isolation-level
@@ -24,7 +25,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from queue import SimpleQueue
+from queue import Empty, SimpleQueue
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
@@ -215,13 +216,26 @@ class Runner:
         for _ in threads:
             self._calls.put(None)
         stuck = await asyncio.to_thread(_join_all, threads, thread_timeout)
-        if stuck:
-            log.error(
-                "burrow: closing the store, %s still waited on %s after %.1f s; left behind",
-                ", ".join(stuck),
-                mask_dsn(self._engine.url),
-                thread_timeout,
-            )
+        if not stuck:
+            return
+        log.error(
+            "burrow: closing the store, %s still waited on %s after %.1f s; left behind",
+            ", ".join(stuck),
+            mask_dsn(self._engine.url),
+            thread_timeout,
+        )
+        # What queued behind the stuck statements would never be answered: answer it now.
+        closed = RuntimeError("the store was closed before this statement ran")
+        while True:
+            try:
+                call = self._calls.get_nowait()
+            except Empty:
+                break
+            if call is not None and call.future is not None and call.loop is not None:
+                with contextlib.suppress(RuntimeError):  # the caller's loop is closed
+                    call.loop.call_soon_threadsafe(_settle, call.future, None, closed)
+        for _ in stuck:  # a thread the database answers after all then stops
+            self._calls.put(None)
 
 
 def _discard(connection: Connection) -> None:

@@ -505,7 +505,12 @@ class SQLStore:
             return int(connection.exec_driver_sql(SQLITE_INSERT_ONE, values).lastrowid)
 
         inline = Passed.PASSED if self._inline is None else self._inline.run(insert)
-        return await self._run(insert) if inline is Passed.PASSED else inline
+        if inline is Passed.PASSED:
+            return await self._run(insert)
+        # Still a turn for the event loop's other work, as an enqueue through the SQL
+        # thread gives: a coroutine enqueueing in a loop must not starve heartbeats.
+        await asyncio.sleep(0)
+        return inline
 
     def _insert_many_postgres(
         self, connection: Connection, jobs: Sequence[NewJob], now: datetime
@@ -942,6 +947,8 @@ class SQLStore:
         if self._inline is not None:
             self._inline.close()
         await self._run.shutdown(thread_timeout)
+        if self._inline is not None:
+            self._inline.close()  # if the SQL thread held the lock the first time
         if self._owns_engine:
             self._engine.dispose()
 

@@ -49,6 +49,9 @@ T = TypeVar("T")
 
 _MIN_BEAT_INTERVAL = timedelta(seconds=5)
 
+_CANCELLED_WRITES_WAIT = timedelta(seconds=1)
+"""How long shutdown waits for writes it gave up on to take their cancellation."""
+
 
 class StopReason(enum.Enum):
     CANCELLED = "cancelled"
@@ -257,12 +260,14 @@ class WorkerPool:
         them once their heartbeats are stale."""
         # The claim counted an attempt, which a release keeps, as for a job interrupted by
         # shutdown.
-        releases = [
-            _start_task(self._release(running.job), name=f"burrow-release-{running.job.id}")
-            for running in never_started
-        ]
+        for running in never_started:
+            release = _start_task(
+                self._release(running.job), name=f"burrow-release-{running.job.id}"
+            )
+            self._writing.add(release)
+            release.add_done_callback(self._writing.discard)
         writes = [r.task for r in self._running.values() if r.task is not None]
-        writes += [*self._writing, *releases]
+        writes += self._writing
         await wait_tasks(writes, self._clock, until - self._clock.now())
         unanswered = [task for task in writes if not task.done()]
         if not unanswered:
@@ -275,15 +280,18 @@ class WorkerPool:
         )
         for task in unanswered:
             task.cancel()
-        await asyncio.gather(*unanswered, return_exceptions=True)
+        # Bounded too: a handler that swallows its cancellation must not hold shutdown.
+        await wait_tasks(unanswered, self._clock, _CANCELLED_WRITES_WAIT)
 
     async def _last_beat(self, until: datetime) -> None:
         """The stopped state for the admin, if the database answers ``until``."""
         beat = _start_task(self._beat(), name="burrow-last-beat")
-        await wait_tasks([beat], self._clock, max(until - self._clock.now(), timedelta(0)))
-        if not beat.done():
-            beat.cancel()
-            await asyncio.gather(beat, return_exceptions=True)
+        try:
+            await wait_tasks([beat], self._clock, max(until - self._clock.now(), timedelta(0)))
+        finally:
+            if not beat.done():
+                beat.cancel()
+                await wait_tasks([beat], self._clock, _CANCELLED_WRITES_WAIT)
 
     async def _finish_within_grace(self) -> None:
         """Let running handlers finish, and jobs claimed ahead start and finish as slots free
