@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import QueuePool
 
 from burrow_jobs_sql import SQLStore
-from burrow_jobs_sql.inline_writes import InlineWrites, Passed
+from burrow_jobs_sql.inline_writes import TURN, InlineWrites, Passed
 from burrow_jobs_sql.runner import Runner
 from burrow_tasks.jobs import NewJob
 from burrow_tasks.types import JobStatus
@@ -170,6 +170,38 @@ def test_one_slow_write_after_the_pause_pauses_again(inline: InlineWrites, clock
     clock.now += PAUSE
     assert inline.run(slow_insert(clock)) != Passed.PASSED
     assert inline.run(insert) is Passed.PASSED
+
+
+def test_an_inline_writer_owes_its_event_loop_a_turn_once_a_millisecond(
+    inline: InlineWrites, clock: FakeTime
+) -> None:
+    clock.now += TURN
+    assert inline.owes_a_turn()
+    assert not inline.owes_a_turn()
+    clock.now += TURN
+    assert inline.owes_a_turn()
+
+
+async def test_a_coroutine_enqueueing_in_a_loop_lets_other_coroutines_run(tmp_path: Path) -> None:
+    store = SQLStore.from_dsn(f"sqlite:///{tmp_path / 'q.db'}")
+    turns = 0
+
+    async def other_work() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.ensure_future(other_work())
+    await asyncio.sleep(0)
+    try:
+        before = turns
+        for index in range(100):  # 100 commits, milliseconds in all; no checkpoint yet
+            await store.jobs_insert([new_job(index)], now=NOW)
+        assert turns > before
+    finally:
+        other.cancel()
+        await store.close()
 
 
 def test_an_error_other_than_busy_reaches_the_caller_and_frees_the_next_write(

@@ -58,6 +58,10 @@ pages to the log (measured: the row, four index entries, the id sequence, the od
 so 150 come to SQLite's own automatic threshold of 1,000 pages."""
 
 
+TURN: Final = 0.001
+"""Seconds between the turns an inline writer owes its event loop (see ``owes_a_turn``)."""
+
+
 class Passed(enum.Enum):
     """``InlineWrites.run`` did not run the work: the caller sends it to the SQL thread."""
 
@@ -94,6 +98,7 @@ class InlineWrites:
         self._connection: Connection | None = None
         self._paused_until = 0.0
         self._writes_since_checkpoint = 0
+        self._turn_given = clock()
         self._closed = False
 
     def run(self, work: Callable[[Connection], T]) -> T | Literal[Passed.PASSED]:
@@ -128,6 +133,19 @@ class InlineWrites:
             if self._closed:  # close() came while this write held the lock
                 self._drop_connection()
             self._writing.release()
+
+    def owes_a_turn(self) -> bool:
+        """True at most once per ``TURN``: the caller then yields to its event loop once.
+
+        A write through the SQL thread yields while it waits; an inline one does not, so a
+        coroutine enqueueing in a loop would hold the event loop (heartbeats, claims, the
+        app's requests) for as long as it runs. Yielding after every write costs an event
+        loop turn each; once a millisecond bounds the hold at about one commit more."""
+        now = self._clock()
+        if now - self._turn_given < TURN:
+            return False
+        self._turn_given = now
+        return True
 
     def _connect(self) -> Connection:
         if self._connection is None:

@@ -504,12 +504,13 @@ class SQLStore:
             # The id of the row this statement inserted, on this connection.
             return int(connection.exec_driver_sql(SQLITE_INSERT_ONE, values).lastrowid)
 
-        inline = Passed.PASSED if self._inline is None else self._inline.run(insert)
+        if self._inline is None:
+            return await self._run(insert)
+        inline = self._inline.run(insert)
         if inline is Passed.PASSED:
             return await self._run(insert)
-        # Still a turn for the event loop's other work, as an enqueue through the SQL
-        # thread gives: a coroutine enqueueing in a loop must not starve heartbeats.
-        await asyncio.sleep(0)
+        if self._inline.owes_a_turn():
+            await asyncio.sleep(0)
         return inline
 
     def _insert_many_postgres(
