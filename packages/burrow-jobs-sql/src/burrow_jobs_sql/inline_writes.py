@@ -84,7 +84,6 @@ class InlineWrites:
     ) -> None:
         if engine.dialect.name != "sqlite":
             raise ValueError(f"inline writes are for SQLite, not {engine.dialect.name!r}")
-        self._engine = engine
         self._runner = runner
         self._slow = slow
         self._slow_streak = slow_streak
@@ -149,9 +148,8 @@ class InlineWrites:
 
     def _connect(self) -> Connection:
         if self._connection is None:
-            connection = self._engine.connect()
+            connection = self._runner.connect()
             try:
-                connection.execution_options(isolation_level="AUTOCOMMIT")
                 connection.exec_driver_sql("PRAGMA busy_timeout = 0")
                 connection.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")
             except BaseException:

@@ -68,6 +68,14 @@ class _Call:
         self.future = future
 
 
+def _answer(call: _Call, value: Any, error: BaseException | None) -> None:
+    """Hand ``call``'s outcome to its caller's event loop (posted work has no caller)."""
+    if call.future is None or call.loop is None:
+        return
+    with contextlib.suppress(RuntimeError):  # the caller's loop is closed
+        call.loop.call_soon_threadsafe(_settle, call.future, value, error)
+
+
 def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
     if future.done():  # the caller was cancelled: nobody waits for this outcome
         return
@@ -97,6 +105,7 @@ class Runner:
         write (``InlineWrites``) takes it without waiting, so this process never has two of
         its connections contend for SQLite's write lock, whose busy handler sleeps at least a
         millisecond before it tries again."""
+        self._guard = self.writing if self._sqlite else contextlib.nullcontext()
 
     async def __call__(self, work: Callable[[Connection], T]) -> T:
         if self._closed:
@@ -143,11 +152,8 @@ class Runner:
                         value = self.run_blocking(call.work)
                     else:
                         if connection is None:
-                            connection = self._connect()
-                        if self._sqlite:
-                            with self.writing:
-                                value = self._run_with_retries(connection, call.work)
-                        else:
+                            connection = self.connect()
+                        with self._guard:
                             value = self._run_with_retries(connection, call.work)
                 except BaseException as exc:  # handed to the awaiting coroutine, never lost
                     error = exc
@@ -158,12 +164,9 @@ class Runner:
                 # (about to wait for work) instead of starting another one.
                 with self._lock:
                     self._idle += 1
-                if call.future is None or call.loop is None:
-                    if error is not None:
-                        log.warning("burrow: posted SQL work failed", exc_info=error)
-                    continue
-                with contextlib.suppress(RuntimeError):  # the caller's loop is closed
-                    call.loop.call_soon_threadsafe(_settle, call.future, value, error)
+                if call.future is None and error is not None:
+                    log.warning("burrow: posted SQL work failed", exc_info=error)
+                _answer(call, value, error)
         finally:
             if connection is not None:
                 _discard(connection)
@@ -189,10 +192,10 @@ class Runner:
 
     def run_blocking(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in the calling thread on a connection borrowed for this call."""
-        with self._connect() as connection:
+        with self.connect() as connection:
             return self._run_with_retries(connection, work)
 
-    def _connect(self) -> Connection:
+    def connect(self) -> Connection:
         """A connection in autocommit mode (the pool restores a borrowed connection's level
         when it goes back).
 
@@ -231,9 +234,8 @@ class Runner:
                 call = self._calls.get_nowait()
             except Empty:
                 break
-            if call is not None and call.future is not None and call.loop is not None:
-                with contextlib.suppress(RuntimeError):  # the caller's loop is closed
-                    call.loop.call_soon_threadsafe(_settle, call.future, None, closed)
+            if call is not None:
+                _answer(call, None, closed)
         for _ in stuck:  # a thread the database answers after all then stops
             self._calls.put(None)
 

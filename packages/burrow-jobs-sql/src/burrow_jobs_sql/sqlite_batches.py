@@ -18,20 +18,11 @@ from datetime import datetime
 from sqlalchemy.engine import Connection, Engine
 
 from burrow_jobs_sql.errors import StoreOpenError
-from burrow_jobs_sql.schema import JOBS_TABLE
-from burrow_jobs_sql.statements import SQLITE_LAST_ID
+from burrow_jobs_sql.statements import SQLITE_INSERT_EACH, SQLITE_LAST_ID
 from burrow_jobs_sql.transaction import explicit_transaction
 from burrow_tasks.jobs import NewJob
 
 __all__ = ["insert_batch", "require_json_each", "uniform_runs"]
-
-INSERT_EACH = (
-    f"INSERT INTO {JOBS_TABLE} (type, payload, status, priority, attempts, max_retries,"
-    " run_at, created_at, updated_at, cancelled)"
-    " SELECT ?, value, 'pending', ?, 0, ?, ?, ?, ?, 0 FROM json_each(?) ORDER BY key"
-)
-"""One run of jobs alike but for their payloads, the payloads as a JSON array of strings,
-inserted in array order."""
 
 RUN_CHARS = 32 * 1024 * 1024
 """Payload characters per statement at most (a single payload may be longer): one value
@@ -92,7 +83,7 @@ def insert_batch(
     with explicit_transaction(connection):
         for job, payloads in uniform_runs(jobs):
             connection.exec_driver_sql(
-                INSERT_EACH,
+                SQLITE_INSERT_EACH,
                 (
                     job.type,
                     job.priority,

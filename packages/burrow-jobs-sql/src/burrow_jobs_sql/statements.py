@@ -31,6 +31,7 @@ __all__ = [
     "CLAIM_COLUMNS",
     "POSTGRES_INSERT_ONE",
     "POSTGRES_INSERT_UNNEST",
+    "SQLITE_INSERT_EACH",
     "SQLITE_INSERT_ONE",
     "SQLITE_LAST_ID",
     "Statements",
@@ -201,10 +202,14 @@ def build_statements(dialect: str) -> Statements:
     )
 
 
-POSTGRES_INSERT_UNNEST = (
+_INSERT_INTO = (
     f"INSERT INTO {JOBS_TABLE} (type, payload, status, priority, attempts, max_retries,"
     " run_at, created_at, updated_at, cancelled)"
-    " SELECT v.type, v.payload, 'pending', v.priority, 0, v.max_retries, v.run_at,"
+)
+"""The columns every insert text below writes; the others start null."""
+
+POSTGRES_INSERT_UNNEST = (
+    _INSERT_INTO + " SELECT v.type, v.payload, 'pending', v.priority, 0, v.max_retries, v.run_at,"
     " %(now)s, %(now)s, false"
     " FROM unnest(%(types)b::text[], %(payloads)b::text[], %(priorities)b::integer[],"
     " %(max_retries)b::integer[], %(run_ats)b::timestamptz[])"
@@ -220,20 +225,20 @@ inserted in input order (``ORDER BY`` the ordinality), so the identity hands out
 ids in input order."""
 
 
-SQLITE_INSERT_ONE = (
-    f"INSERT INTO {JOBS_TABLE} (type, payload, status, priority, attempts, max_retries,"
-    " run_at, created_at, updated_at, cancelled)"
-    " VALUES (?, ?, 'pending', ?, 0, ?, ?, ?, ?, 0)"
-)
+SQLITE_INSERT_ONE = _INSERT_INTO + " VALUES (?, ?, 'pending', ?, 0, ?, ?, ?, ?, 0)"
 """One job's SQLite insert, values already in storage form (integer microseconds), through
 ``Connection.exec_driver_sql``: no parameter dict, no type processors. The id comes from the
 cursor's ``lastrowid``: without ``RETURNING`` SQLAlchemy builds no result (~15 µs of CPU a
-call). Batches go through ``sqlite_batches.INSERT_EACH``."""
+call). Batches go through ``SQLITE_INSERT_EACH``."""
+
+SQLITE_INSERT_EACH = (
+    _INSERT_INTO + " SELECT ?, value, 'pending', ?, 0, ?, ?, ?, ?, 0 FROM json_each(?) ORDER BY key"
+)
+"""A SQLite batch: one run of jobs alike but for their payloads, the payloads bound as one
+JSON array of strings, inserted in array order (``sqlite_batches.py``)."""
 
 POSTGRES_INSERT_ONE = (
-    f"INSERT INTO {JOBS_TABLE} (type, payload, status, priority, attempts, max_retries,"
-    " run_at, created_at, updated_at, cancelled)"
-    " VALUES (%s, %s, 'pending', %s, 0, %s, %s, %s, %s, false) RETURNING id"
+    _INSERT_INTO + " VALUES (%s, %s, 'pending', %s, 0, %s, %s, %s, %s, false) RETURNING id"
 )
 """One job on PostgreSQL: positional (psycopg's placeholders), aware datetimes as they are."""
 

@@ -482,7 +482,8 @@ class SQLStore:
         elif self._postgres:
             ids = await self._run(lambda c: self._insert_many_postgres(c, jobs, now))
         else:
-            ids = await self._run(lambda c: self._insert_many_sqlite(c, jobs, now))
+            now_us = self._time(now, "now")
+            ids = await self._run(lambda c: insert_batch(c, jobs, now_us, self._time))
         self._announce(notify.AVAILABLE)
         return [str(i) for i in ids]
 
@@ -531,11 +532,6 @@ class SQLStore:
         }
         # RETURNING has no order; the ids ascend in input order.
         return sorted(connection.exec_driver_sql(POSTGRES_INSERT_UNNEST, params).scalars().all())
-
-    def _insert_many_sqlite(
-        self, connection: Connection, jobs: Sequence[NewJob], now: datetime
-    ) -> list[int]:
-        return insert_batch(connection, jobs, self._time(now, "now"), self._time)
 
     async def _insert_using(self, using: Any, rows: list[dict[str, Any]]) -> list[int]:
         # The app's own connection: no commit here, so the rows appear when the app commits.

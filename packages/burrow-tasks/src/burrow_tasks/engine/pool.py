@@ -34,7 +34,7 @@ from burrow_tasks.engine.outcomes import job_error
 from burrow_tasks.engine.registry import Registration
 from burrow_tasks.engine.retry import retry_at
 from burrow_tasks.engine.threads import run_on_daemon_thread
-from burrow_tasks.engine.waiting import wait_event, wait_tasks
+from burrow_tasks.engine.waiting import wait_event, wait_or_cancel, wait_tasks
 from burrow_tasks.errors import UnknownJobType
 from burrow_tasks.jobs import ClaimedJob, NotificationKind, WorkerInfo, WorkerState
 from burrow_tasks.store import JobStore
@@ -51,6 +51,10 @@ _MIN_BEAT_INTERVAL = timedelta(seconds=5)
 
 _CANCELLED_WRITES_WAIT = timedelta(seconds=1)
 """How long shutdown waits for writes it gave up on to take their cancellation."""
+
+
+def _task_name(task: asyncio.Future[Any]) -> str:
+    return task.get_name() if isinstance(task, asyncio.Task) else repr(task)
 
 
 class StopReason(enum.Enum):
@@ -266,32 +270,27 @@ class WorkerPool:
             )
             self._writing.add(release)
             release.add_done_callback(self._writing.discard)
-        writes = [r.task for r in self._running.values() if r.task is not None]
+        writes: list[asyncio.Future[Any]] = [
+            r.task for r in self._running.values() if r.task is not None
+        ]
         writes += self._writing
-        await wait_tasks(writes, self._clock, until - self._clock.now())
-        unanswered = [task for task in writes if not task.done()]
-        if not unanswered:
-            return
-        logger.error(
-            "burrow: shutdown gave up after %s on writes the database did not answer (%s); "
-            "their jobs stay running until a rescue returns them, after the stale timeout",
-            format_duration(self._config.shutdown_write_limit),
-            ", ".join(sorted(task.get_name() for task in unanswered)),
+        unanswered = await wait_or_cancel(
+            writes, self._clock, until - self._clock.now(), _CANCELLED_WRITES_WAIT
         )
-        for task in unanswered:
-            task.cancel()
-        # Bounded too: a handler that swallows its cancellation must not hold shutdown.
-        await wait_tasks(unanswered, self._clock, _CANCELLED_WRITES_WAIT)
+        if unanswered:
+            logger.error(
+                "burrow: shutdown gave up after %s on writes the database did not answer "
+                "(%s); their jobs stay running until a rescue returns them, after the stale "
+                "timeout",
+                format_duration(self._config.shutdown_write_limit),
+                ", ".join(sorted(_task_name(task) for task in unanswered)),
+            )
 
     async def _last_beat(self, until: datetime) -> None:
         """The stopped state for the admin, if the database answers ``until``."""
         beat = _start_task(self._beat(), name="burrow-last-beat")
-        try:
-            await wait_tasks([beat], self._clock, max(until - self._clock.now(), timedelta(0)))
-        finally:
-            if not beat.done():
-                beat.cancel()
-                await wait_tasks([beat], self._clock, _CANCELLED_WRITES_WAIT)
+        limit = max(until - self._clock.now(), timedelta(0))
+        await wait_or_cancel([beat], self._clock, limit, _CANCELLED_WRITES_WAIT)
 
     async def _finish_within_grace(self) -> None:
         """Let running handlers finish, and jobs claimed ahead start and finish as slots free

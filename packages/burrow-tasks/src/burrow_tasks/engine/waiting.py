@@ -9,7 +9,7 @@ from typing import Any
 
 from burrow_tasks.clock import Clock
 
-__all__ = ["wait_event", "wait_tasks"]
+__all__ = ["wait_event", "wait_or_cancel", "wait_tasks"]
 
 
 async def wait_event(event: asyncio.Event, clock: Clock, limit: timedelta) -> bool:
@@ -40,3 +40,19 @@ async def wait_tasks(
             pending -= done
     finally:
         sleeper.cancel()
+
+
+async def wait_or_cancel(
+    tasks: Collection[asyncio.Future[Any]], clock: Clock, limit: timedelta, cancel_wait: timedelta
+) -> list[asyncio.Future[Any]]:
+    """Wait for ``tasks`` until ``limit`` passes on ``clock`` (or this wait is cancelled),
+    then cancel those still running and give them ``cancel_wait`` to end; returns those."""
+    try:
+        await wait_tasks(tasks, clock, limit)
+    finally:
+        unfinished = [task for task in tasks if not task.done()]
+        for task in unfinished:
+            task.cancel()
+        # Bounded too: a coroutine that swallows its cancellation must not hold the caller.
+        await wait_tasks(unfinished, clock, cancel_wait)
+    return unfinished
