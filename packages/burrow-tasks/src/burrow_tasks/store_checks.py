@@ -10,6 +10,8 @@ import json
 from collections.abc import Sequence
 from typing import NoReturn
 
+from pydantic_core import from_json
+
 from burrow_tasks.errors import PayloadError
 from burrow_tasks.jobs import NewJob
 
@@ -26,12 +28,22 @@ _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def require_json_text(payload: object, index: int) -> None:
-    """Raise ``PayloadError`` naming job ``index`` unless ``payload`` is valid JSON text."""
+    """Raise ``PayloadError`` naming job ``index`` unless ``payload`` is valid JSON text,
+    as the standard library's ``json`` reads it (without NaN and Infinity)."""
     if not isinstance(payload, str):
         raise PayloadError(f"payload of job {index} is {type(payload).__name__}, not JSON text")
+    # pydantic-core's parser (jiter) checks a small payload in a quarter of json's time, a
+    # share of every batch enqueue. It accepts nothing json refuses, but refuses a little that
+    # json accepts (nesting deeper than 200, lone surrogates): its refusal goes to json.
+    try:
+        from_json(payload, allow_inf_nan=False)
+    except (ValueError, TypeError):
+        pass
+    else:
+        return
     try:
         _DECODER.decode(payload)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise PayloadError(f"payload of job {index} is not valid JSON text: {error}") from None
 
 

@@ -240,16 +240,14 @@ class JobQueue:
         using: Any,
     ) -> list[JobId]:
         config = registration.config
-        rows = [
-            NewJob(
-                type=registration.type_name,
-                payload=text,
-                priority=config.priority,
-                max_retries=config.max_retries,
-                run_at=run_at,
-            )
-            for text in texts
-        ]
+        type_name, priority, max_retries = (
+            registration.type_name,
+            config.priority,
+            config.max_retries,
+        )
+        # Positional: a quarter cheaper than keywords for a frozen dataclass, once per job
+        # of a batch.
+        rows = [NewJob(type_name, text, priority, max_retries, run_at) for text in texts]
         ids = await self._store.jobs_insert(rows, now=now, using=using)
         if run_at <= now and using is None:
             self._pool.wake()

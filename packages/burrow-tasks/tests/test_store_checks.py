@@ -1,0 +1,75 @@
+"""The payload check every store makes: JSON text as the standard library's ``json`` reads
+it, without NaN and Infinity, whichever parser answers first."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from burrow_tasks import PayloadError
+from burrow_tasks.store_checks import require_json_text
+
+
+def _json_reads(text: str) -> bool:
+    def refuse(name: str) -> Any:
+        raise ValueError(name)
+
+    try:
+        json.loads(text, parse_constant=refuse)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _check_accepts(text: str) -> bool:
+    try:
+        require_json_text(text, 0)
+    except PayloadError:
+        return False
+    return True
+
+
+@given(st.text(alphabet=st.sampled_from('{}[]",:0123456789.eE+-truefalsn \\u\t\ud800é')))
+@example('"\\ud800"')
+@example("[1,]")
+@example("1e400")
+def test_the_check_agrees_with_json_on_any_text(text: str) -> None:
+    assert _check_accepts(text) == _json_reads(text)
+
+
+@given(
+    st.recursive(
+        st.none() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+    )
+)
+def test_the_check_accepts_whatever_json_writes(value: object) -> None:
+    require_json_text(json.dumps(value, ensure_ascii=False), 0)
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity", "[1, NaN]"])
+def test_the_check_refuses_nan_and_infinity(constant: str) -> None:
+    with pytest.raises(PayloadError, match="payload of job 3 is not valid JSON text"):
+        require_json_text(constant, 3)
+
+
+def test_the_check_accepts_nesting_deeper_than_the_fast_parser_reads() -> None:
+    require_json_text("[" * 250 + "]" * 250, 0)
+
+
+def test_the_check_accepts_an_escaped_lone_surrogate_as_json_does() -> None:
+    require_json_text('"\\ud800"', 0)
+
+
+def test_nesting_too_deep_for_json_is_a_payload_error() -> None:
+    with pytest.raises(PayloadError, match="payload of job 0 is not valid JSON text"):
+        require_json_text("[" * 100_000 + "]" * 100_000, 0)
+
+
+def test_a_payload_that_is_not_text_is_refused_by_its_type() -> None:
+    with pytest.raises(PayloadError, match="payload of job 1 is bytes, not JSON text"):
+        require_json_text(b"{}", 1)
