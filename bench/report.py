@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 from bench.records import THROUGHPUT, Record, Results
 
@@ -293,12 +294,19 @@ def targets_table(results: Results) -> str:
     return "\n".join(lines)
 
 
+def _medians(meta: dict[str, Any]) -> str:
+    sizes = meta.get("sizes", {})
+    repeats, short = sizes.get("repeats", "?"), sizes.get("short_repeats")
+    if short is None or short == repeats:  # runs saved before W1, W2 and W4 had their own
+        return f"median of {repeats}"
+    return f"median of {short} for W1, W2 and W4, of {repeats} for W3 and W5"
+
+
 def render(results: Results) -> str:
     meta = results.meta
     parts = [
-        f"Run {meta.get('started', '?')} ({meta.get('mode', '?')}, median of "
-        f"{meta.get('sizes', {}).get('repeats', '?')}), concurrency "
-        f"{meta.get('sizes', {}).get('concurrency', '?')}.",
+        f"Run {meta.get('started', '?')} ({meta.get('mode', '?')}, {_medians(meta)}), "
+        f"concurrency {meta.get('sizes', {}).get('concurrency', '?')}.",
         "",
         main_table(results),
         "",

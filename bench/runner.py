@@ -71,12 +71,12 @@ def steps_for(
             rss_checkpoint=sizes.footprint_checkpoint,
         )
 
-    repeats = sizes.repeats
-    plan = [Step("W1", w1, repeats), Step("W2", w2, repeats), Step("W3", w3, repeats)]
+    repeats, short = sizes.repeats, sizes.short_repeats
+    plan = [Step("W1", w1, short), Step("W2", w2, short), Step("W3", w3, repeats)]
     if cls.latency_cross_process:
-        plan.append(Step("W4", w4, repeats))
+        plan.append(Step("W4", w4, short))
     if cls.latency_in_process:
-        plan.append(Step("W4-inproc", w4_inproc, repeats))
+        plan.append(Step("W4-inproc", w4_inproc, short))
     if cls.database == "postgresql" and cls.name in scale_systems:
         plan += [Step(f"W5-{n}", w5(n), repeats) for n in sizes.scale_processes]
     if cls.kind == "burrow":

@@ -29,6 +29,9 @@ class Sizes:
     """W6: the job count at which the first RSS sample is taken."""
     repeats: int
     """Measurements per (system, workload); the median is reported."""
+    short_repeats: int
+    """Measurements per system of W1, W2 and W4, which take seconds each: a burst of outside
+    load on the shared machine moves one of their runs far more than one of W3's."""
     concurrency: int = 10
     """Handlers a worker process runs at once."""
 
@@ -44,6 +47,7 @@ FULL = Sizes(
     footprint_jobs=100_000,
     footprint_checkpoint=10_000,
     repeats=3,
+    short_repeats=5,
 )
 
 QUICK = Sizes(
@@ -57,4 +61,5 @@ QUICK = Sizes(
     footprint_jobs=2_000,
     footprint_checkpoint=500,
     repeats=1,
+    short_repeats=1,
 )
