@@ -1,0 +1,240 @@
+"""Faults injected into working worker processes, and the count afterwards.
+
+Each test runs real worker processes (``fault_worker.py``) on the test's database, breaks
+something while they work, waits until every job is done and then reads the jobs table and
+the log of handler runs:
+
+- every job ends ``completed``: none lost;
+- no run of a job starts twice under one claim (its ``(id, attempt)`` is unique in the log);
+- a job runs again only when a fault took its earlier run away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import select
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from burrow_jobs_sql.dsn import to_url
+from burrow_tasks import open_queue
+
+WORKER = Path(__file__).with_name("fault_worker.py")
+DEADLINE = 60.0
+"""Seconds a test waits for its workers to finish every job (they need a few)."""
+
+
+@dataclass
+class Runs:
+    """The handler runs ``fault_worker.py`` logged: who started and ended which attempt."""
+
+    starts: Counter[tuple[str, int]] = field(default_factory=Counter)
+    ends: Counter[tuple[str, int]] = field(default_factory=Counter)
+    started_by: dict[str, set[int]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path) -> Runs:
+        runs = cls()
+        if not path.exists():
+            return runs
+        for line in path.read_text().splitlines():
+            event, job_id, attempt, pid = line.split()
+            if event == "start":
+                runs.starts[(job_id, int(attempt))] += 1
+                runs.started_by.setdefault(job_id, set()).add(int(pid))
+            else:
+                runs.ends[(job_id, int(attempt))] += 1
+        return runs
+
+    def starts_of(self, job_id: str) -> int:
+        return sum(n for (run_id, _), n in self.starts.items() if run_id == job_id)
+
+
+class Worker:
+    """One ``fault_worker.py`` process, started and ready to work; its stderr goes to a file
+    beside the log (a pipe nobody reads could fill and stall it)."""
+
+    def __init__(self, dsn: str, log: Path) -> None:
+        self.errors = log.with_name(f"worker-{secrets.token_hex(3)}.err")
+        with self.errors.open("w") as errors:
+            self.process = subprocess.Popen(
+                [sys.executable, str(WORKER), dsn, str(log)],
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+            )
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], 30)
+        line = self.process.stdout.readline() if ready else ""
+        if line.strip() != "ready":
+            self.kill()
+            pytest.fail(f"the worker process did not start: {self.errors.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no last writes, leases left to expire."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+
+@contextmanager
+def worker(dsn: str, log: Path) -> Iterator[Worker]:
+    started = Worker(dsn, log)
+    try:
+        yield started
+    finally:
+        started.kill()
+
+
+async def enqueue_slow(dsn: str, count: int) -> list[str]:
+    queue = open_queue(dsn)
+    queue.handle("slow", _not_run_here)
+    try:
+        return await queue.enqueue_batch("slow", [{"n": n} for n in range(count)])
+    finally:
+        await queue.shutdown()
+
+
+async def _not_run_here(payload: object) -> None:
+    raise AssertionError("this queue only enqueues")
+
+
+def jobs_table(dsn: str) -> dict[str, tuple[str, int]]:
+    """Every job's (status, attempts), read on a connection of its own."""
+    engine = sa.create_engine(to_url(dsn))
+    try:
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT id, status, attempts FROM burrow_jobs")
+            return {str(row[0]): (row[1], row[2]) for row in rows}
+    finally:
+        engine.dispose()
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {DEADLINE:.0f} s: {what}")
+        time.sleep(0.05)
+
+
+def all_completed(dsn: str, ids: list[str]) -> Callable[[], bool]:
+    def check() -> bool:
+        table = jobs_table(dsn)
+        return all(table[job_id][0] == "completed" for job_id in ids)
+
+    return check
+
+
+def started_at_least(log: Path, count: int) -> Callable[[], bool]:
+    return lambda: sum(Runs.read(log).starts.values()) >= count
+
+
+def assert_each_run_is_its_own_claim(runs: Runs, table: dict[str, tuple[str, int]]) -> None:
+    repeated = [run for run, n in runs.starts.items() if n > 1]
+    assert repeated == [], f"runs started twice under one claim: {repeated}"
+    for job_id, (status, attempts) in table.items():
+        assert status == "completed", f"job {job_id} ended {status}"
+        assert 1 <= runs.starts_of(job_id) <= attempts, f"job {job_id}: {attempts} attempts"
+
+
+async def test_a_worker_killed_mid_job_loses_no_job_and_reruns_only_its_own(
+    database_dsn: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "runs.log"
+    ids = await enqueue_slow(database_dsn, 60)
+
+    with worker(database_dsn, log) as first:
+        wait_until(started_at_least(log, 12), "the first worker started 12 jobs")
+        first.kill()
+    at_kill = jobs_table(database_dsn)
+    held = {job_id for job_id, (status, _) in at_kill.items() if status == "running"}
+    done = {job_id for job_id, (status, _) in at_kill.items() if status == "completed"}
+    assert held, "the kill found no job running: it tested nothing"
+
+    with worker(database_dsn, log):
+        wait_until(all_completed(database_dsn, ids), "every job completed after the kill")
+
+    runs, table = Runs.read(log), jobs_table(database_dsn)
+    assert_each_run_is_its_own_claim(runs, table)
+    rerun = {job_id for job_id, pids in runs.started_by.items() if len(pids) > 1}
+    assert rerun <= held, "a job ran in both workers though the kill did not take it"
+    assert all(runs.starts_of(job_id) == 1 for job_id in done), "a completed job ran again"
+    assert all(table[job_id][1] == 2 for job_id in held), "a lost run was not counted"
+
+
+async def test_workers_whose_database_connections_are_cut_lose_no_job(
+    db_kind: str, database_dsn: str, tmp_path: Path
+) -> None:
+    if db_kind != "postgres":
+        pytest.skip("cutting a client's connections from the server is PostgreSQL's")
+    # The worker's connections carry a name of their own, so only they are cut.
+    name = f"burrow-fault-{secrets.token_hex(4)}"
+    worker_dsn = f"{database_dsn}{'&' if '?' in database_dsn else '?'}application_name={name}"
+    log = tmp_path / "runs.log"
+    ids = await enqueue_slow(database_dsn, 100)
+
+    with worker(worker_dsn, log):
+        for started in (20, 50):
+            wait_until(started_at_least(log, started), f"{started} jobs started")
+            assert _terminate_backends(database_dsn, name) > 0
+        wait_until(all_completed(database_dsn, ids), "every job completed after the cuts")
+
+    assert_each_run_is_its_own_claim(Runs.read(log), jobs_table(database_dsn))
+
+
+def _terminate_backends(dsn: str, application_name: str) -> int:
+    """Close every server connection named ``application_name``, as a restart would."""
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            (application_name,),
+        ).fetchall()
+    return sum(1 for (terminated,) in rows if terminated)
+
+
+async def test_a_write_lock_held_elsewhere_stalls_the_workers_and_loses_no_job(
+    db_kind: str, database_dsn: str, tmp_path: Path
+) -> None:
+    if db_kind != "sqlite":
+        pytest.skip("SQLite's database-wide write lock")
+    log = tmp_path / "runs.log"
+    ids = await enqueue_slow(database_dsn, 60)
+    path = to_url(database_dsn).database
+    assert path is not None
+
+    with worker(database_dsn, log):
+        wait_until(started_at_least(log, 8), "8 jobs started")
+        holder = sqlite3.connect(path, isolation_level=None)
+        try:
+            # Longer than the leases (stale after 1 s) and shorter than the busy timeout (5 s):
+            # writes wait, heartbeats stall, and the rescue may take jobs from a live worker.
+            holder.execute("BEGIN IMMEDIATE")
+            completed_before = _completed(database_dsn)
+            await asyncio.sleep(1.5)
+            assert _completed(database_dsn) == completed_before, "a write got past the lock"
+            holder.execute("COMMIT")
+        finally:
+            holder.close()
+        wait_until(all_completed(database_dsn, ids), "every job completed after the lock")
+
+    assert_each_run_is_its_own_claim(Runs.read(log), jobs_table(database_dsn))
+
+
+def _completed(dsn: str) -> int:
+    return sum(1 for status, _ in jobs_table(dsn).values() if status == "completed")
