@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import select
+import signal
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,3 +251,53 @@ def database_dsn(database: Database) -> str:
 def postgres_admin() -> str:
     """A DSN to the PostgreSQL test database outside the run's schemas."""
     return postgres_admin_dsn()
+
+
+# --- worker processes ---------------------------------------------------------------------------
+
+WORKER_SCRIPT = Path(__file__).with_name("worker_process.py")
+
+
+class WorkerProcess:
+    """One ``worker_process.py`` process, started and ready to work. Its stderr goes to a
+    file beside the log (a pipe nobody reads could fill and stall it)."""
+
+    def __init__(self, dsn: str, log: Path, leases: str) -> None:
+        self.errors = log.with_name(f"worker-{secrets.token_hex(3)}.err")
+        with self.errors.open("w") as errors:
+            self.process = subprocess.Popen(
+                [sys.executable, str(WORKER_SCRIPT), dsn, str(log), leases],
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+            )
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], 30)
+        line = self.process.stdout.readline() if ready else ""
+        if line.strip() != "ready":
+            self.kill()
+            pytest.fail(f"the worker process did not start: {self.errors.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no last writes, leases left to expire."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+
+@pytest.fixture
+def start_worker() -> Iterator[Callable[..., WorkerProcess]]:
+    """``start_worker(dsn, log, leases="quick")``: a worker process on ``dsn`` (see
+    ``worker_process.py``), killed at the end of the test at the latest."""
+    started: list[WorkerProcess] = []
+
+    def start(dsn: str, log: Path, leases: str = "quick") -> WorkerProcess:
+        worker = WorkerProcess(dsn, log, leases)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.kill()

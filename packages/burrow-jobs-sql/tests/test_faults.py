@@ -1,6 +1,6 @@
 """Faults injected into working worker processes, and the count afterwards.
 
-Each test runs real worker processes (``fault_worker.py``) on the test's database, breaks
+Each test runs real worker processes (``worker_process.py``) on the test's database, breaks
 something while they work, waits until every job is done and then reads the jobs table and
 the log of handler runs:
 
@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import select
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import psycopg
 import pytest
@@ -32,14 +28,22 @@ import sqlalchemy as sa
 from burrow_jobs_sql.dsn import to_url
 from burrow_tasks import open_queue
 
-WORKER = Path(__file__).with_name("fault_worker.py")
+
+class Killable(Protocol):
+    def kill(self) -> None: ...
+
+
+StartWorker = Callable[..., Killable]
+"""The ``start_worker`` fixture (conftest.py): ``start_worker(dsn, log)`` starts a worker
+process and returns it, killed at the end of the test."""
+
 DEADLINE = 60.0
 """Seconds a test waits for its workers to finish every job (they need a few)."""
 
 
 @dataclass
 class Runs:
-    """The handler runs ``fault_worker.py`` logged: who started and ended which attempt."""
+    """The handler runs ``worker_process.py`` logged: who started and ended which attempt."""
 
     starts: Counter[tuple[str, int]] = field(default_factory=Counter)
     ends: Counter[tuple[str, int]] = field(default_factory=Counter)
@@ -55,50 +59,12 @@ class Runs:
             if event == "start":
                 runs.starts[(job_id, int(attempt))] += 1
                 runs.started_by.setdefault(job_id, set()).add(int(pid))
-            else:
+            elif event == "end":
                 runs.ends[(job_id, int(attempt))] += 1
         return runs
 
     def starts_of(self, job_id: str) -> int:
         return sum(n for (run_id, _), n in self.starts.items() if run_id == job_id)
-
-
-class Worker:
-    """One ``fault_worker.py`` process, started and ready to work; its stderr goes to a file
-    beside the log (a pipe nobody reads could fill and stall it)."""
-
-    def __init__(self, dsn: str, log: Path) -> None:
-        self.errors = log.with_name(f"worker-{secrets.token_hex(3)}.err")
-        with self.errors.open("w") as errors:
-            self.process = subprocess.Popen(
-                [sys.executable, str(WORKER), dsn, str(log)],
-                stdout=subprocess.PIPE,
-                stderr=errors,
-                text=True,
-            )
-        assert self.process.stdout is not None
-        ready, _, _ = select.select([self.process.stdout], [], [], 30)
-        line = self.process.stdout.readline() if ready else ""
-        if line.strip() != "ready":
-            self.kill()
-            pytest.fail(f"the worker process did not start: {self.errors.read_text()[-2000:]}")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no last writes, leases left to expire."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-        assert self.process.stdout is not None
-        self.process.stdout.close()
-
-
-@contextmanager
-def worker(dsn: str, log: Path) -> Iterator[Worker]:
-    started = Worker(dsn, log)
-    try:
-        yield started
-    finally:
-        started.kill()
 
 
 async def enqueue_slow(dsn: str, count: int) -> list[str]:
@@ -154,21 +120,21 @@ def assert_each_run_is_its_own_claim(runs: Runs, table: dict[str, tuple[str, int
 
 
 async def test_a_worker_killed_mid_job_loses_no_job_and_reruns_only_its_own(
-    database_dsn: str, tmp_path: Path
+    database_dsn: str, tmp_path: Path, start_worker: StartWorker
 ) -> None:
     log = tmp_path / "runs.log"
     ids = await enqueue_slow(database_dsn, 60)
 
-    with worker(database_dsn, log) as first:
-        wait_until(started_at_least(log, 12), "the first worker started 12 jobs")
-        first.kill()
+    first = start_worker(database_dsn, log)
+    wait_until(started_at_least(log, 12), "the first worker started 12 jobs")
+    first.kill()
     at_kill = jobs_table(database_dsn)
     held = {job_id for job_id, (status, _) in at_kill.items() if status == "running"}
     done = {job_id for job_id, (status, _) in at_kill.items() if status == "completed"}
     assert held, "the kill found no job running: it tested nothing"
 
-    with worker(database_dsn, log):
-        wait_until(all_completed(database_dsn, ids), "every job completed after the kill")
+    start_worker(database_dsn, log)
+    wait_until(all_completed(database_dsn, ids), "every job completed after the kill")
 
     runs, table = Runs.read(log), jobs_table(database_dsn)
     assert_each_run_is_its_own_claim(runs, table)
@@ -179,7 +145,7 @@ async def test_a_worker_killed_mid_job_loses_no_job_and_reruns_only_its_own(
 
 
 async def test_workers_whose_database_connections_are_cut_lose_no_job(
-    db_kind: str, database_dsn: str, tmp_path: Path
+    db_kind: str, database_dsn: str, tmp_path: Path, start_worker: StartWorker
 ) -> None:
     if db_kind != "postgres":
         pytest.skip("cutting a client's connections from the server is PostgreSQL's")
@@ -189,11 +155,11 @@ async def test_workers_whose_database_connections_are_cut_lose_no_job(
     log = tmp_path / "runs.log"
     ids = await enqueue_slow(database_dsn, 100)
 
-    with worker(worker_dsn, log):
-        for started in (20, 50):
-            wait_until(started_at_least(log, started), f"{started} jobs started")
-            assert _terminate_backends(database_dsn, name) > 0
-        wait_until(all_completed(database_dsn, ids), "every job completed after the cuts")
+    start_worker(worker_dsn, log)
+    for started in (20, 50):
+        wait_until(started_at_least(log, started), f"{started} jobs started")
+        assert _terminate_backends(database_dsn, name) > 0
+    wait_until(all_completed(database_dsn, ids), "every job completed after the cuts")
 
     assert_each_run_is_its_own_claim(Runs.read(log), jobs_table(database_dsn))
 
@@ -209,7 +175,7 @@ def _terminate_backends(dsn: str, application_name: str) -> int:
 
 
 async def test_a_write_lock_held_elsewhere_stalls_the_workers_and_loses_no_job(
-    db_kind: str, database_dsn: str, tmp_path: Path
+    db_kind: str, database_dsn: str, tmp_path: Path, start_worker: StartWorker
 ) -> None:
     if db_kind != "sqlite":
         pytest.skip("SQLite's database-wide write lock")
@@ -218,20 +184,20 @@ async def test_a_write_lock_held_elsewhere_stalls_the_workers_and_loses_no_job(
     path = to_url(database_dsn).database
     assert path is not None
 
-    with worker(database_dsn, log):
-        wait_until(started_at_least(log, 8), "8 jobs started")
-        holder = sqlite3.connect(path, isolation_level=None)
-        try:
-            # Longer than the leases (stale after 1 s) and shorter than the busy timeout (5 s):
-            # writes wait, heartbeats stall, and the rescue may take jobs from a live worker.
-            holder.execute("BEGIN IMMEDIATE")
-            completed_before = _completed(database_dsn)
-            await asyncio.sleep(1.5)
-            assert _completed(database_dsn) == completed_before, "a write got past the lock"
-            holder.execute("COMMIT")
-        finally:
-            holder.close()
-        wait_until(all_completed(database_dsn, ids), "every job completed after the lock")
+    start_worker(database_dsn, log)
+    wait_until(started_at_least(log, 8), "8 jobs started")
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        # Longer than the leases (stale after 1 s) and shorter than the busy timeout (5 s):
+        # writes wait, heartbeats stall, and the rescue may take jobs from a live worker.
+        holder.execute("BEGIN IMMEDIATE")
+        completed_before = _completed(database_dsn)
+        await asyncio.sleep(1.5)
+        assert _completed(database_dsn) == completed_before, "a write got past the lock"
+        holder.execute("COMMIT")
+    finally:
+        holder.close()
+    wait_until(all_completed(database_dsn, ids), "every job completed after the lock")
 
     assert_each_run_is_its_own_claim(Runs.read(log), jobs_table(database_dsn))
 

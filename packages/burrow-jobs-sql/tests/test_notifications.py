@@ -6,14 +6,18 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from burrow_jobs_sql import SQLStore, notify
 from burrow_jobs_sql.file_writes import open_file_writes
+from burrow_tasks import open_queue
 from burrow_tasks.jobs import NewJob, Notification, NotificationKind
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -137,6 +141,94 @@ async def test_sqlite_with_inotify_sees_a_commit_long_before_its_poll_interval(
         assert (await waiting).kind is NotificationKind.AVAILABLE
     finally:
         await store.close()
+
+
+def _cancel_from_another_connection(database_dsn: str, job_id: str) -> None:
+    """What a cancel in another process leaves in the table, written on a plain connection."""
+    other = sqlite3.connect(database_dsn.removeprefix("sqlite:///"), isolation_level=None)
+    now_us = time.time_ns() // 1000
+    other.execute(
+        "UPDATE burrow_jobs SET status = 'dead', cancelled = 1, failed_at = ?, updated_at = ?,"
+        " lease = NULL WHERE id = ?",
+        (now_us, now_us, int(job_id)),
+    )
+    other.close()
+
+
+def _cancelled(item: Notification) -> bool:
+    return item.kind is NotificationKind.CANCELLED
+
+
+async def test_sqlite_names_the_job_another_process_cancelled(database_dsn: str) -> None:
+    if not database_dsn.startswith("sqlite"):
+        pytest.skip("PRAGMA data_version is SQLite's cross-process change check")
+    store = SQLStore.from_dsn(database_dsn, data_version_interval=0.005)
+    try:
+        [job_id] = await store.jobs_insert([_job()], now=NOW)
+        await store.jobs_claim(1, types=["email"], now=NOW)
+        iterator = store.notifications()
+        waiting = asyncio.ensure_future(_next_matching(iterator, _cancelled))
+        await asyncio.sleep(0.05)
+
+        _cancel_from_another_connection(database_dsn, job_id)
+
+        assert await waiting == Notification(NotificationKind.CANCELLED, job_id)
+    finally:
+        await store.close()
+
+
+async def test_sqlite_reports_no_cancel_made_before_its_watch_began(database_dsn: str) -> None:
+    if not database_dsn.startswith("sqlite"):
+        pytest.skip("PRAGMA data_version is SQLite's cross-process change check")
+    store = SQLStore.from_dsn(database_dsn, data_version_interval=0.005)
+    try:
+        old, new = await store.jobs_insert([_job(), _job()], now=NOW)
+        await store.jobs_claim(2, types=["email"], now=NOW)
+        _cancel_from_another_connection(database_dsn, old)
+        iterator = store.notifications()
+        waiting = asyncio.ensure_future(_next_matching(iterator, _cancelled))
+        await asyncio.sleep(0.05)
+
+        _cancel_from_another_connection(database_dsn, new)
+
+        assert await waiting == Notification(NotificationKind.CANCELLED, new)
+    finally:
+        await store.close()
+
+
+async def test_a_worker_stops_a_job_cancelled_in_another_process_before_its_heartbeat(
+    database_dsn: str, tmp_path: Path, start_worker: Callable[..., Any]
+) -> None:
+    log = tmp_path / "runs.log"
+    queue = open_queue(database_dsn)
+    queue.handle("long", _runs_elsewhere)
+    try:
+        job_id = await queue.enqueue("long", {})
+        # The worker renews its leases every 30 s: only a notification stops the job sooner.
+        start_worker(database_dsn, log, "default")
+        await _logged(log, f"start {job_id} ", within=NO_HANG)
+
+        await queue.dequeue(job_id)
+
+        await _logged(log, f"cancelled {job_id} ", within=10.0)
+    finally:
+        await queue.shutdown()
+
+
+async def _runs_elsewhere(payload: bytes) -> None:
+    raise AssertionError("this queue only enqueues and cancels")
+
+
+async def _logged(log: Path, prefix: str, *, within: float) -> None:
+    deadline = time.monotonic() + within
+    while not _has_line(log, prefix):
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {prefix.strip()!r} in the worker's log within {within:.0f} s")
+        await asyncio.sleep(0.02)
+
+
+def _has_line(log: Path, prefix: str) -> bool:
+    return log.exists() and any(line.startswith(prefix) for line in log.read_text().splitlines())
 
 
 async def test_closing_a_sqlite_store_stops_its_watch_thread(database_dsn: str) -> None:

@@ -4,9 +4,9 @@
 from any thread or event loop. ``FileBroadcasts`` links the broadcasters of every SQLite store
 on one file in this process, so an insert through one store wakes the others at once. Across
 processes, ``watch_sqlite_data_version`` reads ``PRAGMA data_version`` (a read of the shared
-WAL index, no table scan) when inotify reports a write, or polls it elsewhere, and
-``listen_postgres`` keeps a LISTEN connection that reconnects when it drops. Notifications
-are hints: the engine still polls.
+WAL index, no table scan) when inotify reports a write, or polls it elsewhere, and after a
+change looks up the jobs cancelled since; ``listen_postgres`` keeps a LISTEN connection that
+reconnects when it drops. Notifications are hints: the engine still polls.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from contextlib import suppress
 import psycopg
 
 from burrow_jobs_sql.file_writes import FileWrites, open_file_writes
+from burrow_jobs_sql.statements import SQLITE_CANCELLED_SINCE
 from burrow_tasks.jobs import Notification, NotificationKind
 
 __all__ = [
@@ -178,7 +179,7 @@ async def watch_sqlite_data_version(
     path: str, publish: Callable[[Notification], None], interval: float
 ) -> None:
     """Publish ``available`` whenever another connection (any process) committed to ``path``,
-    until cancelled.
+    and ``cancelled`` naming each job cancelled since the last look, until cancelled.
 
     ``PRAGMA data_version`` changes only when another connection commits, and reading it
     costs microseconds. The reads run on a thread of their own that only calls into the event
@@ -188,6 +189,9 @@ async def watch_sqlite_data_version(
     of its fsync instead of half an ``interval`` later on average. Elsewhere it reads every
     ``interval``. Either way it reads at most once per ``interval`` after a change it
     published, so a busy database wakes the engine no more often than before.
+
+    A cancel in another process would otherwise reach a worker here only through its next
+    heartbeat (30 s by default); PostgreSQL's triggers name the job at once.
     """
     stop = threading.Event()
     writes = open_file_writes(path)
@@ -238,10 +242,11 @@ def _poll_data_version(
     try:
         # Read before the first wait, so a commit made while it sleeps shows as a change.
         version = _DataVersion(connection)
+        changed = _Changes(publish, _Cancels(connection))
         if writes is None:
-            _poll(version, publish, interval, stop)
+            _poll(version, changed, interval, stop)
         else:
-            _read_on_writes(version, writes, publish, interval, stop)
+            _read_on_writes(version, writes, changed, interval, stop)
     except Exception:
         log.exception("burrow: watching %s for other processes' commits failed", path)
     finally:
@@ -268,21 +273,65 @@ class _DataVersion:
             return fallback
 
 
+CANCEL_LOOKBACK_US = 10_000_000
+"""How far back (µs) each look for cancels reaches: a cancel carries the time its process
+stamped before writing, and its commit can land after a look that began later."""
+
+
+class _Cancels:
+    """The jobs cancelled since the last look, each cancel reported once."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+        # The cancels before the watch began are old news: seen, not reported.
+        self._seen = set(self._read() or ())
+
+    def new(self) -> list[str]:
+        current = self._read()
+        if current is None:
+            return []
+        # (id, time) pairs: a job retried and cancelled again is a new cancel.
+        fresh = [job_id for job_id, at in current if (job_id, at) not in self._seen]
+        self._seen = set(current)
+        return [str(job_id) for job_id in fresh]
+
+    def _read(self) -> list[tuple[int, int]] | None:
+        since = time.time_ns() // 1000 - CANCEL_LOOKBACK_US
+        try:
+            rows = self._connection.execute(SQLITE_CANCELLED_SINCE, (since,)).fetchall()
+        except sqlite3.Error:  # busy for a moment, or no schema yet: the heartbeat still tells
+            return None
+        return [(int(job_id), int(at)) for job_id, at in rows]
+
+
+class _Changes:
+    """What the watch publishes when another connection committed."""
+
+    def __init__(self, publish: Callable[[Notification], None], cancels: _Cancels) -> None:
+        self._publish = publish
+        self._cancels = cancels
+
+    def __call__(self) -> None:
+        self._publish(AVAILABLE)
+        for job_id in self._cancels.new():
+            self._publish(Notification(NotificationKind.CANCELLED, job_id))
+
+
 def _poll(
     version: _DataVersion,
-    publish: Callable[[Notification], None],
+    changed: Callable[[], None],
     interval: float,
     stop: threading.Event,
 ) -> None:
     while not stop.wait(interval):
         if version.changed():
-            publish(AVAILABLE)
+            changed()
 
 
 def _read_on_writes(
     version: _DataVersion,
     writes: FileWrites,
-    publish: Callable[[Notification], None],
+    changed: Callable[[], None],
     interval: float,
     stop: threading.Event,
 ) -> None:
@@ -294,7 +343,7 @@ def _read_on_writes(
         seen = _look_for_commit(version, writes, interval, stop) if written else version.changed()
         # After a change, at most one wake-up per interval, as when polling.
         if seen:
-            publish(AVAILABLE)
+            changed()
             stop.wait(interval)
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.types import TypeEngine
 __all__ = [
     "CLAIMABLE_SQL",
     "CLAIM_INDEX",
+    "DEAD_INDEX",
     "JOBS_TABLE",
     "NOTIFY_CHANNEL_PREFIX",
     "SQLITE_ONLY_INDEXES",
@@ -40,6 +41,9 @@ VERSION_TABLE = "burrow_alembic_version"
 
 CLAIM_INDEX = "burrow_jobs_claim_idx"
 """The claim's index; the SQLite claim names it (``INDEXED BY``)."""
+
+DEAD_INDEX = "burrow_jobs_dead_idx"
+"""Dead jobs by ``failed_at``; SQLite's watch for cancels names it (``INDEXED BY``)."""
 
 NOTIFY_CHANNEL_PREFIX = "burrow_jobs:"
 """PostgreSQL channel: this prefix plus the schema that holds the jobs table."""
@@ -150,7 +154,7 @@ sa.Index(
 )
 # The dead side of finished-per-minute.
 sa.Index(
-    "burrow_jobs_dead_idx",
+    DEAD_INDEX,
     jobs.c.failed_at,
     postgresql_where=_dead,
     sqlite_where=_dead,

@@ -20,6 +20,7 @@ from sqlalchemy.sql.selectable import Select
 from burrow_jobs_sql.schema import (
     CLAIM_INDEX,
     CLAIMABLE_SQL,
+    DEAD_INDEX,
     JOBS_TABLE,
     UTCDateTime,
     jobs,
@@ -31,6 +32,7 @@ __all__ = [
     "CLAIM_COLUMNS",
     "POSTGRES_INSERT_ONE",
     "POSTGRES_INSERT_UNNEST",
+    "SQLITE_CANCELLED_SINCE",
     "SQLITE_INSERT_EACH",
     "SQLITE_INSERT_ONE",
     "SQLITE_LAST_ID",
@@ -241,6 +243,14 @@ POSTGRES_INSERT_ONE = (
     _INSERT_INTO + " VALUES (%s, %s, 'pending', %s, 0, %s, %s, %s, %s, false) RETURNING id"
 )
 """One job on PostgreSQL: positional (psycopg's placeholders), aware datetimes as they are."""
+
+SQLITE_CANCELLED_SINCE = (
+    f"SELECT id, failed_at FROM {JOBS_TABLE} INDEXED BY {DEAD_INDEX}"
+    " WHERE status = 'dead' AND failed_at >= ? AND cancelled"
+)
+"""SQLite: the jobs cancelled since a time (integer microseconds), read through the dead
+jobs' index by the watch for other processes' commits (``notify.py``), a plain ``sqlite3``
+statement: a cancel leaves its job dead, cancelled, ``failed_at`` its time."""
 
 SQLITE_LAST_ID = sa.text(f"SELECT seq FROM sqlite_sequence WHERE name = '{JOBS_TABLE}'")
 """The last id AUTOINCREMENT handed out."""
