@@ -159,6 +159,14 @@ def _cancelled(item: Notification) -> bool:
     return item.kind is NotificationKind.CANCELLED
 
 
+async def _cancel_seen_after(store: SQLStore, database_dsn: str, job_id: str) -> Notification:
+    """The first cancel ``store`` reports once ``job_id`` is cancelled on another connection."""
+    waiting = asyncio.ensure_future(_next_matching(store.notifications(), _cancelled))
+    await asyncio.sleep(0.05)  # the watch takes its first look
+    _cancel_from_another_connection(database_dsn, job_id)
+    return await waiting
+
+
 async def test_sqlite_names_the_job_another_process_cancelled(database_dsn: str) -> None:
     if not database_dsn.startswith("sqlite"):
         pytest.skip("PRAGMA data_version is SQLite's cross-process change check")
@@ -166,13 +174,10 @@ async def test_sqlite_names_the_job_another_process_cancelled(database_dsn: str)
     try:
         [job_id] = await store.jobs_insert([_job()], now=NOW)
         await store.jobs_claim(1, types=["email"], now=NOW)
-        iterator = store.notifications()
-        waiting = asyncio.ensure_future(_next_matching(iterator, _cancelled))
-        await asyncio.sleep(0.05)
 
-        _cancel_from_another_connection(database_dsn, job_id)
+        seen = await _cancel_seen_after(store, database_dsn, job_id)
 
-        assert await waiting == Notification(NotificationKind.CANCELLED, job_id)
+        assert seen == Notification(NotificationKind.CANCELLED, job_id)
     finally:
         await store.close()
 
@@ -185,13 +190,10 @@ async def test_sqlite_reports_no_cancel_made_before_its_watch_began(database_dsn
         old, new = await store.jobs_insert([_job(), _job()], now=NOW)
         await store.jobs_claim(2, types=["email"], now=NOW)
         _cancel_from_another_connection(database_dsn, old)
-        iterator = store.notifications()
-        waiting = asyncio.ensure_future(_next_matching(iterator, _cancelled))
-        await asyncio.sleep(0.05)
 
-        _cancel_from_another_connection(database_dsn, new)
+        seen = await _cancel_seen_after(store, database_dsn, new)
 
-        assert await waiting == Notification(NotificationKind.CANCELLED, new)
+        assert seen == Notification(NotificationKind.CANCELLED, new)
     finally:
         await store.close()
 
