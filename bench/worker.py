@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bench import probe, systems
+from bench.garbage import settle_garbage
 from bench.systems.base import System
 from bench.targets import Target
 
@@ -85,6 +86,7 @@ async def _main(args: argparse.Namespace, out: TextIO) -> None:
         await system.prefill(args.prefill)
     if args.latency_jobs:
         await system.open()
+    settle_garbage()
     out.write("ready\n")
     lines = _start_stdin_reader(asyncio.get_running_loop())
     if await lines.get() != "go":

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import pgcpu, probe
+from bench.garbage import settle_garbage
 from bench.procs import WorkerProcess
 from bench.settings import Sizes
 from bench.stats import percentile
@@ -38,6 +39,7 @@ async def enqueue(system_cls: type[System], target: Target, sizes: Sizes) -> Met
     await system.install()
     await system.open()
     try:
+        settle_garbage()
         started = time.monotonic()
         for index in range(sizes.enqueue_jobs):
             await system.enqueue_one(index)
@@ -53,6 +55,7 @@ async def batch(system_cls: type[System], target: Target, sizes: Sizes) -> Metri
     await system.install()
     await system.open()
     try:
+        settle_garbage()
         started = time.monotonic()
         await system.enqueue_batch(range(sizes.batch_jobs))
         elapsed = time.monotonic() - started
@@ -201,6 +204,7 @@ async def latency(
         else:
             enqueued = {}
             interval = 1.0 / sizes.latency_rate
+            settle_garbage()
             started = time.monotonic()
             for index in range(jobs):
                 moment = time.monotonic()
