@@ -14,9 +14,12 @@ from typing import Any
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 
 from burrow_jobs_sql import SQLStore, notify
+from burrow_jobs_sql.dsn import to_url
 from burrow_jobs_sql.file_writes import open_file_writes
+from burrow_jobs_sql.statements import build_statements
 from burrow_tasks import open_queue
 from burrow_tasks.jobs import NewJob, Notification, NotificationKind
 
@@ -144,15 +147,17 @@ async def test_sqlite_with_inotify_sees_a_commit_long_before_its_poll_interval(
 
 
 def _cancel_from_another_connection(database_dsn: str, job_id: str) -> None:
-    """What a cancel in another process leaves in the table, written on a plain connection."""
-    other = sqlite3.connect(database_dsn.removeprefix("sqlite:///"), isolation_level=None)
-    now_us = time.time_ns() // 1000
-    other.execute(
-        "UPDATE burrow_jobs SET status = 'dead', cancelled = 1, failed_at = ?, updated_at = ?,"
-        " lease = NULL WHERE id = ?",
-        (now_us, now_us, int(job_id)),
-    )
-    other.close()
+    """The store's own cancel statement, on a connection no store in this process knows of
+    (as another process's would be): no in-process hint."""
+    engine = sa.create_engine(to_url(database_dsn))
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                build_statements("sqlite").cancel,
+                {"job_id": int(job_id), "now": datetime.now(UTC)},
+            )
+    finally:
+        engine.dispose()
 
 
 def _cancelled(item: Notification) -> bool:

@@ -242,7 +242,13 @@ def _poll_data_version(
     try:
         # Read before the first wait, so a commit made while it sleeps shows as a change.
         version = _DataVersion(connection)
-        changed = _Changes(publish, _Cancels(connection))
+        cancels = _Cancels(connection)
+
+        def changed() -> None:
+            publish(AVAILABLE)
+            for job_id in cancels.new():
+                publish(Notification(NotificationKind.CANCELLED, job_id))
+
         if writes is None:
             _poll(version, changed, interval, stop)
         else:
@@ -302,19 +308,6 @@ class _Cancels:
         except sqlite3.Error:  # busy for a moment, or no schema yet: the heartbeat still tells
             return None
         return [(int(job_id), int(at)) for job_id, at in rows]
-
-
-class _Changes:
-    """What the watch publishes when another connection committed."""
-
-    def __init__(self, publish: Callable[[Notification], None], cancels: _Cancels) -> None:
-        self._publish = publish
-        self._cancels = cancels
-
-    def __call__(self) -> None:
-        self._publish(AVAILABLE)
-        for job_id in self._cancels.new():
-            self._publish(Notification(NotificationKind.CANCELLED, job_id))
 
 
 def _poll(
