@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from burrow_jobs_sql import SQLStore
 from burrow_tasks.jobs import ClaimedJob, JobError, NewJob
-from burrow_tasks.types import JobStatus
+from burrow_tasks.types import Capability, JobStatus
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 LATER = NOW + timedelta(seconds=1)
@@ -215,3 +215,74 @@ async def test_a_refused_row_beside_a_claim_fails_only_its_caller(
     assert isinstance(failed, Exception)
     assert isinstance(claimed, list)
     assert len(claimed) == 1
+
+
+async def _pending(store: SQLStore, count: int) -> None:
+    new = [
+        NewJob(type="t", payload="{}", priority=0, max_retries=3, run_at=NOW) for _ in range(count)
+    ]
+    await store.jobs_insert(new, now=NOW)
+
+
+async def test_a_second_claim_beside_waiting_writes_goes_out_on_its_own(
+    store: SQLStore, db_kind: str, statements: list[str]
+) -> None:
+    if db_kind != "postgres":
+        pytest.skip("one SQL thread on SQLite: its statements run one after the other")
+    (job,) = await _claimed(store, 1)
+    await _pending(store, 2)
+    statements.clear()
+    written, first, second = await asyncio.gather(
+        store.job_complete(job.id, job.lease, result=None, now=LATER),
+        store.jobs_claim(1, types=["t"], now=LATER),
+        store.jobs_claim(1, types=["t"], now=LATER),
+    )
+    assert written is True
+    assert len({claimed.id for claimed in first + second}) == 2
+    # The first claim rides with the completion; the second is a claim statement of its own.
+    assert sorted(statements) == ["UPDATE", "WITH"]
+
+
+async def _wait_for_a_lock_wait(locker: sa.Connection) -> None:
+    """Until some backend waits for a row lock (the store's flush, blocked by ``locker``)."""
+    for _ in range(500):
+        waiting = locker.execute(
+            sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        ).scalar_one()
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the store's flush never waited for the locked row")
+
+
+async def test_a_claim_does_not_wait_behind_a_flush_the_database_holds_up(
+    store: SQLStore, db_kind: str
+) -> None:
+    if db_kind != "postgres":
+        pytest.skip("one SQL thread on SQLite: its statements run one after the other")
+    held, free = await _claimed(store, 2)
+    await _pending(store, 1)
+    with store.engine.connect() as locker:
+        locker.execute(
+            sa.text("SELECT id FROM burrow_jobs WHERE id = :id FOR UPDATE"), {"id": held.id}
+        )
+        blocked = asyncio.ensure_future(
+            store.job_complete(held.id, held.lease, result=None, now=LATER)
+        )
+        await _wait_for_a_lock_wait(locker)
+        written, claimed = await asyncio.wait_for(
+            asyncio.gather(
+                store.job_complete(free.id, free.lease, result=None, now=LATER),
+                store.jobs_claim(10, types=["t"], now=LATER),
+            ),
+            timeout=10,
+        )
+        assert (written, len(claimed)) == (True, 1)
+        assert not blocked.done()
+        locker.rollback()
+    assert await asyncio.wait_for(blocked, timeout=10) is True
+
+
+async def test_only_postgresql_declares_parallel_claims(store: SQLStore, db_kind: str) -> None:
+    # The engine keeps a second claim in flight only where it can overlap the first.
+    assert (Capability.PARALLEL_CLAIMS in store.capabilities) is (db_kind == "postgres")

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from burrow_jobs_memory import MemoryStore
 from burrow_tasks import ClaimedJob, FakeClock, JobQueue, JobsConfig, JobStatus
-from burrow_tasks.types import JobId
+from burrow_tasks.types import Capability, JobId
 
 
 class ClaimSpyStore(MemoryStore):
@@ -221,3 +221,104 @@ async def test_claim_ahead_is_capped_at_twice_the_workers(clock: FakeClock) -> N
     store = ClaimSpyStore()
     assert await _worked_off(store, clock, claim_ahead=50) == 9
     assert max(store.limits) == 6
+
+
+class HeldClaimStore(MemoryStore):
+    """Claims wait until ``answer`` is set (a database still working on them); counts how
+    many were in flight at once. Declares ``PARALLEL_CLAIMS`` when told to."""
+
+    def __init__(self, *, parallel: bool) -> None:
+        super().__init__()
+        self.parallel = parallel
+        self.answer = asyncio.Event()
+        self.answer.set()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.limits: list[int] = []
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        declared = super().capabilities
+        return declared | {Capability.PARALLEL_CLAIMS} if self.parallel else declared
+
+    async def jobs_claim(
+        self, limit: int, *, types: Collection[str], now: datetime
+    ) -> list[ClaimedJob]:
+        self.limits.append(limit)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await self.answer.wait()
+            return await super().jobs_claim(limit, types=types, now=now)
+        finally:
+            self.in_flight -= 1
+
+
+async def _claims_held_after_short_jobs(
+    store: HeldClaimStore, clock: FakeClock, handlers: Handlers, jobs: int
+) -> tuple[JobQueue, list[str]]:
+    """Two slots work off a first batch of quick jobs, so the pool claims ahead; then the
+    store stops answering claims."""
+    names = [str(n) for n in range(jobs)]
+    queue = JobQueue(store, JobsConfig(workers=2, claim_ahead=4), clock=clock)
+    queue.handle("work", handlers)
+    await queue.enqueue_batch("work", names)
+    store.answer.clear()
+    await queue.start()
+    await clock.settle()
+    store.answer.set()  # the first claim: two jobs, which return at once
+    store.answer.clear()
+    await clock.settle(rounds=50)
+    return queue, names
+
+
+async def test_a_store_that_runs_claims_in_parallel_gets_a_second_claim_in_flight(
+    clock: FakeClock,
+) -> None:
+    store, handlers = HeldClaimStore(parallel=True), Handlers()
+    queue, _ = await _claims_held_after_short_jobs(store, clock, handlers, jobs=30)
+
+    assert store.in_flight == 2
+    assert store.limits[1:] == [6, 6]
+    store.answer.set()
+    await queue.shutdown()
+
+
+async def test_a_store_without_parallel_claims_has_one_claim_in_flight(clock: FakeClock) -> None:
+    store, handlers = HeldClaimStore(parallel=False), Handlers()
+    queue, _ = await _claims_held_after_short_jobs(store, clock, handlers, jobs=30)
+
+    assert store.in_flight == 1
+    store.answer.set()
+    await queue.shutdown()
+
+
+async def test_claims_in_parallel_run_every_job_once_on_the_slots_there_are(
+    clock: FakeClock,
+) -> None:
+    store, handlers = HeldClaimStore(parallel=True), Handlers()
+    queue, names = await _claims_held_after_short_jobs(store, clock, handlers, jobs=60)
+
+    store.answer.set()
+    await clock.settle(rounds=400)
+
+    assert sorted(handlers.started, key=int) == names
+    assert handlers.most_running <= 2
+    assert store.most_in_flight == 2
+    assert (await store.jobs_count_by_status())[JobStatus.COMPLETED] == 60
+    await queue.shutdown()
+
+
+async def test_claims_in_parallel_hold_at_most_two_batches(clock: FakeClock) -> None:
+    store, handlers = HeldClaimStore(parallel=True), Handlers()
+    handlers.gate("2")  # a job of the first ahead batch that does not return
+    queue, _ = await _claims_held_after_short_jobs(store, clock, handlers, jobs=60)
+
+    store.answer.set()
+    await clock.settle(rounds=400)
+
+    # Two batches of workers + claim_ahead (6 each); the slow job keeps the rest waiting.
+    assert queue.in_flight <= 12
+    assert all(limit <= 6 for limit in store.limits)
+    handlers.gate("2").set()
+    await queue.shutdown()

@@ -13,7 +13,9 @@ list on SQLite (one cached statement per batch size).
 
 On PostgreSQL a claim waiting beside one kind of write is folded into the same statement
 (two data-modifying CTEs): one round trip where ``BEGIN``, write, claim and ``COMMIT`` took
-four.
+four. A worker there keeps two claims in flight (``Capability.PARALLEL_CLAIMS``): the second
+flush starts, on another connection, while the first is still in the database, so the two
+overlap instead of queueing.
 """
 
 from __future__ import annotations
@@ -312,12 +314,20 @@ through an event and a wait); waiting those few turns lets the completions and t
 share one transaction, one commit instead of two per batch."""
 
 
-class GroupCommit:
-    """Coalesces concurrent outcome writes: per event loop, at most one flush runs at a
-    time, and every write that arrives meanwhile goes into the next one. (A store may be
-    shared by threads that each run a loop of their own; each loop batches its own writes.)
+_LANES = 2
+"""Flushes that may be in the database at once on one event loop: a claim arriving while
+the only flush is there starts the second with the writes waiting, on another connection
+(the worker keeps two claims in flight on PostgreSQL)."""
 
-    A claim made while writes wait on its loop runs in the same transaction as them."""
+
+class GroupCommit:
+    """Coalesces concurrent outcome writes: per event loop, writes that arrive while a
+    flush runs go into the next one. (A store may be shared by threads that each run a loop
+    of their own; each loop batches its own writes.)
+
+    A claim made while writes wait on its loop runs in the same transaction as them; when
+    the only flush is already in the database, that claim starts the next flush at once
+    (at most ``_LANES`` run together); a second claim beside the same writes runs alone."""
 
     def __init__(self, run: RunFn, writer: BulkWriter) -> None:
         self._run = run
@@ -347,26 +357,34 @@ class GroupCommit:
         PostgreSQL in their statement); else on its own."""
         loop = asyncio.get_running_loop()
         queue = self._queues.get(loop)
-        if queue is None or not queue.waiting:
+        if queue is None or not queue.waiting or queue.claiming:
+            # A second claim beside the waiting writes runs on its own connection at once,
+            # so the two statements overlap instead of sharing one transaction.
             rows: list[Any] = await self._run(statement)
             return rows
         return await queue.claim(loop, statement)
 
 
 class _LoopQueue:
-    """The writes waiting on one event loop, and whether a flush is running there."""
+    """The writes waiting on one event loop, and the flushes running there."""
 
     def __init__(self, run: RunFn, writer: BulkWriter) -> None:
         self._run = run
         self._writer = writer
         self._pending: list[OutcomeWrite] = []
         self._claims: list[_Claim] = []
-        self._flushing = False
+        self._drains = 0
+        self._in_statement = 0
 
     @property
     def waiting(self) -> bool:
         """Writes wait for a flush that has not taken them yet."""
         return bool(self._pending)
+
+    @property
+    def claiming(self) -> bool:
+        """A claim already waits for the next flush."""
+        return bool(self._claims)
 
     def write(
         self,
@@ -378,30 +396,43 @@ class _LoopQueue:
     ) -> asyncio.Future[bool]:
         future: asyncio.Future[bool] = loop.create_future()
         self._pending.append(OutcomeWrite(kind, row_id, lease, values, future))
-        if not self._flushing:
-            self._flushing = True
+        if not self._drains:
             # Started as a task, so every write made in this turn of the event loop (ten
             # handlers finishing together) joins the first flush.
-            loop.create_task(self._drain())
+            self._start_drain(loop)
         return future
+
+    def _start_drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._drains += 1
+        loop.create_task(self._drain())
 
     async def claim(self, loop: asyncio.AbstractEventLoop, statement: ClaimStatement) -> list[Any]:
         future: asyncio.Future[list[Any]] = loop.create_future()
         self._claims.append(_Claim(statement, future))
+        if self._in_statement == self._drains and self._drains < _LANES:
+            # Every flush is in the database: this claim and the writes waiting start a
+            # statement of their own on another connection instead of waiting their turn.
+            self._start_drain(loop)
         return await future
 
     async def _drain(self) -> None:
         try:
             while self._pending:
                 for _ in range(_CLAIM_WAIT_TURNS):
-                    if self._claims:
+                    if self._claims or not self._pending:
                         break
                     await asyncio.sleep(0)
+                if not self._pending:
+                    break
                 batch, self._pending = self._pending, []
                 claims, self._claims = self._claims, []
-                await self._flush(batch, claims)
+                self._in_statement += 1
+                try:
+                    await self._flush(batch, claims)
+                finally:
+                    self._in_statement -= 1
         finally:
-            self._flushing = False
+            self._drains -= 1
 
     async def _flush(self, batch: list[OutcomeWrite], claims: list[_Claim]) -> None:
         try:

@@ -450,9 +450,12 @@ class SQLStore:
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        return frozenset(
-            {Capability.CROSS_PROCESS, Capability.NOTIFY, Capability.TRANSACTIONAL_ENQUEUE}
-        )
+        declared = {Capability.CROSS_PROCESS, Capability.NOTIFY, Capability.TRANSACTIONAL_ENQUEUE}
+        if self._postgres:
+            # One SQL thread and one writer at a time on SQLite: a second claim in flight
+            # would only queue behind the first, at the cost of a commit of its own.
+            declared.add(Capability.PARALLEL_CLAIMS)
+        return frozenset(declared)
 
     @property
     def engine(self) -> Engine:
