@@ -1,8 +1,9 @@
 """Runs the plan: every workload on every selected system, repeats interleaved.
 
-Repeats go round the systems (W1 on all, then W1 again on all, ...) so a burst of load
-from the other processes on this shared machine spreads over every system instead of
-landing on one. Each measurement gets a fresh database.
+Repeats go round the systems (W1 on all, then W1 again on all, ...), and round the
+workloads of one family (W4 across processes and in process; W5 with 1, 2 and 4 processes),
+so a burst of load from the other processes on this shared machine spreads over every
+system instead of landing on one. Each measurement gets a fresh database.
 """
 
 from __future__ import annotations
@@ -106,6 +107,16 @@ def _headline(workload: str, metrics: Metrics) -> str:
     return text
 
 
+def _families(order: list[str]) -> list[list[str]]:
+    """Workloads grouped by family (``W4`` with ``W4-inproc``, ``W5-1`` with ``W5-2``...),
+    in ``order``: the repeats of one family go round all its workloads, so a burst of outside
+    load lands on one repeat of each instead of on every repeat of one."""
+    families: dict[str, list[str]] = {}
+    for workload in order:
+        families.setdefault(workload.split("-")[0], []).append(workload)
+    return list(families.values())
+
+
 def run(
     names: list[str],
     sizes: Sizes,
@@ -147,10 +158,11 @@ def run(
             ):
                 order.append(step.workload)
     by_key: dict[tuple[str, str], Record] = {}
-    for workload in order:
-        max_repeats = max(s.repeats for p in plans.values() for s in p if s.workload == workload)
+    for family in _families(order):
+        max_repeats = max(s.repeats for p in plans.values() for s in p if s.workload in family)
         for repeat in range(max_repeats):
-            for name, cls in loaded.items():
+            for workload, name in ((w, n) for w in family for n in loaded):
+                cls = loaded[name]
                 found = next((s for s in plans[name] if s.workload == workload), None)
                 if found is None or repeat >= found.repeats:
                     continue

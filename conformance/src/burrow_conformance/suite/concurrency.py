@@ -168,6 +168,28 @@ class ConcurrencyTests:
             "4 asyncio tasks claiming 200 jobs", ids, [c for r in results for c in r]
         )
 
+    @requires(Capability.PARALLEL_CLAIMS)
+    @store_test
+    async def test_two_claims_in_flight_beside_completions_never_share_a_job(
+        self, s: Session
+    ) -> None:
+        """What a worker does on a store that runs claims in parallel: two claims always in
+        flight on one loop, each batch's completions written at once, beside the other
+        claim."""
+        ids = await _insert_many(s, s.store, 300)
+
+        async def lane() -> list[Claim]:
+            got: list[Claim] = []
+            while claimed := await s.store.jobs_claim(16, types=("email", "report"), now=s.now):
+                written = await asyncio.gather(
+                    *(s.store.job_complete(j.id, j.lease, result=None, now=s.now) for j in claimed)
+                )
+                got += [Claim(j.id, j.lease, ok) for j, ok in zip(claimed, written, strict=True)]
+            return got
+
+        first, second = await asyncio.gather(lane(), lane())
+        _check_each_job_claimed_once("two claims in flight on one loop", ids, first + second)
+
     @store_test
     async def test_rescue_racing_complete_never_undoes_a_complete(self, s: Session) -> None:
         """Completers and a rescuer fight over the same running jobs, oldest heartbeat first.
