@@ -272,14 +272,14 @@ async def _claims_held_after_short_jobs(
     return queue, names
 
 
-async def test_a_store_that_runs_claims_in_parallel_gets_a_second_claim_in_flight(
+async def test_a_store_that_runs_claims_in_parallel_gets_three_claims_in_flight(
     clock: FakeClock,
 ) -> None:
     store, handlers = HeldClaimStore(parallel=True), Handlers()
     queue, _ = await _claims_held_after_short_jobs(store, clock, handlers, jobs=30)
 
-    assert store.in_flight == 2
-    assert store.limits[1:] == [6, 6]
+    assert store.in_flight == 3
+    assert store.limits[1:] == [6, 6, 6]
     store.answer.set()
     await queue.shutdown()
 
@@ -304,21 +304,23 @@ async def test_claims_in_parallel_run_every_job_once_on_the_slots_there_are(
 
     assert sorted(handlers.started, key=int) == names
     assert handlers.most_running <= 2
-    assert store.most_in_flight == 2
+    assert store.most_in_flight == 3
     assert (await store.jobs_count_by_status())[JobStatus.COMPLETED] == 60
     await queue.shutdown()
 
 
-async def test_claims_in_parallel_hold_at_most_two_batches(clock: FakeClock) -> None:
+async def test_claims_in_parallel_hold_at_most_three_batches(clock: FakeClock) -> None:
     store, handlers = HeldClaimStore(parallel=True), Handlers()
-    handlers.gate("2")  # a job of the first ahead batch that does not return
+    handlers.gate("2")  # the first two jobs of the batches ahead do not return,
+    handlers.gate("3")  # so every other job claimed waits for a slot
     queue, _ = await _claims_held_after_short_jobs(store, clock, handlers, jobs=60)
 
     store.answer.set()
     await clock.settle(rounds=400)
 
-    # Two batches of workers + claim_ahead (6 each); the slow job keeps the rest waiting.
-    assert queue.in_flight <= 12
-    assert all(limit <= 6 for limit in store.limits)
+    # Three batches of workers + claim_ahead (6 each), and no claim while they wait.
+    assert queue.in_flight == 18
+    assert store.limits == [2, 6, 6, 6]
     handlers.gate("2").set()
+    handlers.gate("3").set()
     await queue.shutdown()

@@ -13,9 +13,9 @@ list on SQLite (one cached statement per batch size).
 
 On PostgreSQL a claim waiting beside one kind of write is folded into the same statement
 (two data-modifying CTEs): one round trip where ``BEGIN``, write, claim and ``COMMIT`` took
-four. A worker there keeps two claims in flight (``Capability.PARALLEL_CLAIMS``): the second
-flush starts, on another connection, while the first is still in the database, so the two
-overlap instead of queueing.
+four. A worker there keeps several claims in flight (``Capability.PARALLEL_CLAIMS``): a
+claim arriving while every flush is in the database starts another on another connection,
+so they overlap instead of queueing.
 """
 
 from __future__ import annotations
@@ -314,10 +314,10 @@ through an event and a wait); waiting those few turns lets the completions and t
 share one transaction, one commit instead of two per batch."""
 
 
-_LANES = 2
+_LANES = 3
 """Flushes that may be in the database at once on one event loop: a claim arriving while
-the only flush is there starts the second with the writes waiting, on another connection
-(the worker keeps two claims in flight on PostgreSQL)."""
+every flush is there starts another with the writes waiting, on another connection (the
+worker keeps as many claims in flight on PostgreSQL)."""
 
 
 class GroupCommit:
@@ -326,8 +326,8 @@ class GroupCommit:
     of their own; each loop batches its own writes.)
 
     A claim made while writes wait on its loop runs in the same transaction as them; when
-    the only flush is already in the database, that claim starts the next flush at once
-    (at most ``_LANES`` run together); a second claim beside the same writes runs alone."""
+    every flush is already in the database, that claim starts the next flush at once (at
+    most ``_LANES`` run together); a second claim beside the same writes runs alone."""
 
     def __init__(self, run: RunFn, writer: BulkWriter) -> None:
         self._run = run

@@ -452,8 +452,8 @@ class SQLStore:
     def capabilities(self) -> frozenset[Capability]:
         declared = {Capability.CROSS_PROCESS, Capability.NOTIFY, Capability.TRANSACTIONAL_ENQUEUE}
         if self._postgres:
-            # One SQL thread and one writer at a time on SQLite: a second claim in flight
-            # would only queue behind the first, at the cost of a commit of its own.
+            # One SQL thread and one writer at a time on SQLite: more claims in flight
+            # would only queue behind the first, each at the cost of a commit of its own.
             declared.add(Capability.PARALLEL_CLAIMS)
         return frozenset(declared)
 

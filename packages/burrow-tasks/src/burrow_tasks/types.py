@@ -43,7 +43,7 @@ class Capability(StrEnum):
 
     PARALLEL_CLAIMS = "parallel_claims"
     """Claims and outcome writes awaited at once run at once (on separate connections), so a
-    worker gains from keeping a second claim in flight while it runs short jobs."""
+    worker gains from keeping more than one claim in flight while it runs short jobs."""
 
     TRANSACTIONAL_ENQUEUE = "transactional_enqueue"
     """``jobs_insert(using=...)`` writes inside the caller's open connection or transaction."""
