@@ -247,7 +247,10 @@ async def _wait_for_a_lock_wait(locker: sa.Connection) -> None:
     """Until some backend waits for a row lock (the store's flush, blocked by ``locker``)."""
     for _ in range(500):
         waiting = locker.execute(
-            sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
         ).scalar_one()
         if waiting:
             return

@@ -146,7 +146,7 @@ class WorkerPool:
         # already free, so the next claim overlaps the write instead of waiting for it.
         self._writing: set[asyncio.Task[None]] = set()
         # Claims in flight from the claim loop, and the jobs they may bring (held for them).
-        self._claim_calls: set[asyncio.Task[None]] = set()
+        self._claim_calls: collections.deque[asyncio.Task[None]] = collections.deque()
         self._reserved = 0
         self._lanes = _PARALLEL_CLAIMS if Capability.PARALLEL_CLAIMS in store.capabilities else 1
         self._wake = asyncio.Event()
@@ -318,17 +318,15 @@ class WorkerPool:
         if self._notify_task is not None:
             self._notify_task.cancel()
             await asyncio.gather(self._notify_task, return_exceptions=True)
+        # The claim loop sees the state at its next wake-up; claims in progress may finish
+        # (their jobs are handled like every other running job) within the grace.
+        tasks = [*self._claim_calls]
         if self._claim_task is not None:
-            # The claim loop sees the state at its next wake-up; a claim in progress may
-            # finish (its jobs are handled like every other running job) within the grace.
-            await wait_tasks([self._claim_task], self._clock, self._config.shutdown_grace)
-            self._claim_task.cancel()
-            await asyncio.gather(self._claim_task, return_exceptions=True)
-        calls = list(self._claim_calls)
-        await wait_tasks(calls, self._clock, self._config.shutdown_grace)
-        for call in calls:
-            call.cancel()
-        await asyncio.gather(*calls, return_exceptions=True)
+            tasks.append(self._claim_task)
+        await wait_tasks(tasks, self._clock, self._config.shutdown_grace)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # --- claiming ----------------------------------------------------------------------------
 
@@ -345,9 +343,11 @@ class WorkerPool:
                 self._last_poll_at = now
             if self._last_beat_at is None or now - self._last_beat_at >= beat_every:
                 await self._beat()
-            # One turn for the loop's other tasks even when woken already: a store that
-            # answers at once would otherwise run the whole backlog in this one step.
-            await asyncio.sleep(0)
+            if len(self._claim_calls) >= self._lanes:
+                # No claim to add: wait for the oldest (the first to return) without the
+                # timer and helper tasks of a wake-up wait, so the loop is idle while the
+                # database works and the SQL thread gets the GIL at once.
+                await asyncio.shield(self._claim_calls[0])
             # shutdown() sets the wake event, so this returns at once when stopping.
             await wait_event(self._wake, self._clock, poll)
 
@@ -367,22 +367,20 @@ class WorkerPool:
             if task.done():
                 # The store answered without waiting (the memory store): nothing to overlap.
                 return
-            self._claim_calls.add(task)
-            task.add_done_callback(self._claim_calls.discard)
+            self._claim_calls.append(task)
+            task.add_done_callback(self._claim_calls.remove)
             if not ahead:
                 return
 
     async def _claim_in_loop(self, limit: int, types: tuple[str, ...]) -> None:
+        """One claim of the claim loop. A full batch sets ``_saturated`` before its jobs
+        start, so the first slot they free wakes the loop for the next claim."""
         try:
-            claimed = await self._claim_and_start(limit, types)
+            await self._claim_and_start(limit, types)
         except Exception:
             logger.exception("burrow: claiming jobs failed; retrying after the poll interval")
-            return
         finally:
             self._last_poll_at = self._clock.now()
-        if claimed == limit:
-            # A full batch: there is likely more to claim; let the loop look at once.
-            self._wake.set()
 
     async def claim_batch(self) -> int:
         """Claim up to the free capacity (plus the jobs to claim ahead) in one store call
