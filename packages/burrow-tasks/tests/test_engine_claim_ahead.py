@@ -61,7 +61,8 @@ async def _queue(
     queue.handle("work", handlers)
     ids = await queue.enqueue_batch("work", names)
     await queue.start()
-    await clock.settle()
+    # Python 3.11 starts each task a turn later (no eager start): more turns to settle.
+    await clock.settle(rounds=100)
     return queue, dict(zip(names, ids, strict=True))
 
 
