@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import sys
 import time
 import traceback
@@ -161,8 +162,7 @@ def run(
     for family in _families(order):
         max_repeats = max(s.repeats for p in plans.values() for s in p if s.workload in family)
         for repeat in range(max_repeats):
-            for workload, name in ((w, n) for w in family for n in loaded):
-                cls = loaded[name]
+            for workload, (name, cls) in itertools.product(family, loaded.items()):
                 found = next((s for s in plans[name] if s.workload == workload), None)
                 if found is None or repeat >= found.repeats:
                     continue

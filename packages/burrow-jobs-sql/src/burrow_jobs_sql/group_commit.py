@@ -314,20 +314,15 @@ through an event and a wait); waiting those few turns lets the completions and t
 share one transaction, one commit instead of two per batch."""
 
 
-_LANES = 3
-"""Flushes that may be in the database at once on one event loop: a claim arriving while
-every flush is there starts another with the writes waiting, on another connection (the
-worker keeps as many claims in flight on PostgreSQL)."""
-
-
 class GroupCommit:
     """Coalesces concurrent outcome writes: per event loop, writes that arrive while a
     flush runs go into the next one. (A store may be shared by threads that each run a loop
     of their own; each loop batches its own writes.)
 
     A claim made while writes wait on its loop runs in the same transaction as them; when
-    every flush is already in the database, that claim starts the next flush at once (at
-    most ``_LANES`` run together); a second claim beside the same writes runs alone."""
+    every flush is already in the database, that claim starts the next flush at once (the
+    engine bounds how many claims it keeps in flight); a second claim beside the same writes
+    runs alone."""
 
     def __init__(self, run: RunFn, writer: BulkWriter) -> None:
         self._run = run
@@ -409,7 +404,7 @@ class _LoopQueue:
     async def claim(self, loop: asyncio.AbstractEventLoop, statement: ClaimStatement) -> list[Any]:
         future: asyncio.Future[list[Any]] = loop.create_future()
         self._claims.append(_Claim(statement, future))
-        if self._in_statement == self._drains and self._drains < _LANES:
+        if self._in_statement == self._drains:
             # Every flush is in the database: this claim and the writes waiting start a
             # statement of their own on another connection instead of waiting their turn.
             self._start_drain(loop)

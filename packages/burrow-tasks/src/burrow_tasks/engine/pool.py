@@ -355,12 +355,9 @@ class WorkerPool:
         """Start a claim if there is room; while claiming ahead on a store that runs claims
         in parallel, keep up to ``_PARALLEL_CLAIMS`` in flight."""
         types = tuple(self._registry)
-        while types and len(self._claim_calls) < self._lanes:
-            self._start_ready()
-            limit = self._claim_limit()
-            if limit <= 0:
-                # Wake when a slot frees: there is work, and no room for it.
-                self._saturated = True
+        while len(self._claim_calls) < self._lanes:
+            limit = self._next_limit(types)
+            if limit == 0:
                 return
             ahead = self._claim_ahead() > 0
             task = _start_task(self._claim_in_loop(limit, types), name="burrow-claim")
@@ -385,15 +382,23 @@ class WorkerPool:
     async def claim_batch(self) -> int:
         """Claim up to the free capacity (plus the jobs to claim ahead) in one store call
         and start the jobs; returns how many were claimed."""
-        self._start_ready()
         types = tuple(self._registry)
+        limit = self._next_limit(types)
+        if limit == 0:
+            return 0
+        return await self._claim_and_start(limit, types)
+
+    def _next_limit(self, types: tuple[str, ...]) -> int:
+        """Start the jobs claimed ahead that have a slot now, then how many jobs the next
+        claim may take; 0 for no claim (with no room, the first slot freed wakes the loop)."""
+        self._start_ready()
+        if not types:
+            return 0
         limit = self._claim_limit()
         if limit <= 0:
             self._saturated = True
             return 0
-        if not types:
-            return 0
-        return await self._claim_and_start(limit, types)
+        return limit
 
     def _claim_limit(self) -> int:
         """How many jobs the next claim may take: the free slots, or while claiming ahead a
