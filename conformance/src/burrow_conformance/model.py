@@ -34,13 +34,15 @@ __all__ = ["Model", "is_json_text"]
 
 
 def is_json_text(text: str) -> bool:
-    """Valid JSON text (RFC 8259): no NaN or Infinity, which Python's json would accept."""
+    """Valid JSON text (RFC 8259): no NaN or Infinity, which Python's json would accept, and
+    encodable as UTF-8 (no lone surrogate), as JSON text is exchanged."""
 
     def refuse(constant: str) -> Any:
         raise ValueError(constant)
 
     try:
         json.loads(text, parse_constant=refuse)
+        text.encode("utf-8")
     except ValueError:
         return False
     return True

@@ -12,14 +12,18 @@ the log of handler runs:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+import socket
 import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -162,6 +166,121 @@ async def test_workers_whose_database_connections_are_cut_lose_no_job(
     wait_until(all_completed(database_dsn, ids), "every job completed after the cuts")
 
     assert_each_run_is_its_own_claim(Runs.read(log), jobs_table(database_dsn))
+
+
+async def test_a_worker_outlives_a_database_restart_and_runs_no_job_twice(
+    db_kind: str, database_dsn: str, tmp_path: Path, start_worker: StartWorker
+) -> None:
+    if db_kind != "postgres":
+        pytest.skip("a database server to restart is PostgreSQL's")
+    url = urlsplit(database_dsn)
+    proxy = RestartableProxy(url.hostname or "127.0.0.1", url.port or 5432)
+    proxy.start()
+    try:
+        log = tmp_path / "runs.log"
+        ids = await enqueue_slow(database_dsn, 100)
+        worker_dsn = url._replace(netloc=f"{url.username}@127.0.0.1:{proxy.port}").geturl()
+        # Stale after 5 s: the database is away for less, so every job stays this worker's.
+        start_worker(worker_dsn, log, leases="patient")
+        wait_until(started_at_least(log, 20), "20 jobs started")
+        connected = proxy.connections
+        await asyncio.to_thread(proxy.restart, 1.5)
+        wait_until(all_completed(database_dsn, ids), "every job completed after the restart")
+        assert proxy.connections > connected, "the worker never connected again"
+    finally:
+        proxy.stop()
+
+    runs = Runs.read(log)
+    assert_each_run_is_its_own_claim(runs, jobs_table(database_dsn))
+    # Handlers that finished while the database was away had their outcomes written when
+    # it came back, instead of running again after a rescue.
+    assert [job_id for job_id in ids if runs.starts_of(job_id) > 1] == []
+
+
+class RestartableProxy:
+    """A TCP proxy in front of the test's PostgreSQL that can be "restarted": every open
+    connection is closed under its clients, then for a while nothing listens on the port (a
+    connect is refused), then connections work again. (Restarting the server itself would
+    pull the database from under every other test.) Threads, not the event loop: the tests
+    wait with blocking sleeps.
+
+    Forwards ``127.0.0.1:<port>`` to ``target``; ``restart(down_for)`` cuts and pauses."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self._target = (target_host, target_port)
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._listener: socket.socket | None = None
+        self.port = 0
+        self.connections = 0
+        """Client connections accepted so far (a restarted client connects again)."""
+
+    def start(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        with self._lock:
+            self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def restart(self, down_for: float) -> None:
+        """Close every connection and stop listening; listen again after ``down_for`` s."""
+        self.stop()
+        time.sleep(down_for)
+        self.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            open_sockets, self._sockets = self._sockets, set()
+        if listener is not None:
+            _close(listener)
+        for sock in open_sockets:
+            _close(sock)
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # stopped
+            try:
+                upstream = socket.create_connection(self._target)
+            except OSError:
+                _close(client)
+                continue
+            with self._lock:
+                if self._listener is not listener:  # stopped meanwhile
+                    _close(client)
+                    _close(upstream)
+                    return
+                self._sockets |= {client, upstream}
+                self.connections += 1
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            # One side ended: end the other, as a server process exiting would.
+            with self._lock:
+                self._sockets -= {source, sink}
+            _close(source)
+            _close(sink)
+
+
+def _close(sock: socket.socket) -> None:
+    # shutdown() first: it wakes a thread blocked in accept() or recv() on this socket.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.close()
 
 
 def _terminate_backends(dsn: str, application_name: str) -> int:

@@ -107,10 +107,11 @@ async def test_a_mixed_batch_keeps_input_order_and_each_row_its_own_values(
     ]
 
 
-async def test_a_payload_sqlite_cannot_take_leaves_nothing_of_the_batch(store: SQLStore) -> None:
-    # Another type: the good job's run is inserted first, and must be rolled back.
+async def test_a_row_sqlite_cannot_take_leaves_nothing_of_the_batch(store: SQLStore) -> None:
+    # Another type (one UTF-8 cannot encode, which only the driver notices): the good job's
+    # run is inserted first, and must be rolled back.
     with pytest.raises(UnicodeEncodeError):
-        await store.jobs_insert([job("1"), job('"\ud800"', type="other")], now=NOW)
+        await store.jobs_insert([job("1"), job("2", type="other \ud800")], now=NOW)
 
     counts = await store.jobs_count_by_status()
     assert sum(counts.values()) == 0

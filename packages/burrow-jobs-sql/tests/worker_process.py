@@ -7,8 +7,10 @@ opened for appending, so lines of several processes never interleave:
 - ``long``: ``start ...``, then asleep for a minute; ``cancelled ...`` when it is stopped.
 
 LEASES is ``quick`` (the default: heartbeat 0.2 s, stale after 1 s, rescue every 0.2 s, so
-the jobs of a killed worker come back within seconds) or ``default`` (the configuration's own:
-a heartbeat every 30 s). Prints ``ready`` once its pool runs.
+the jobs of a killed worker come back within seconds), ``patient`` (the same, but stale only
+after 5 s: a worker that loses its database for a second or two keeps its jobs) or
+``default`` (the configuration's own: a heartbeat every 30 s). Prints ``ready`` once its pool
+runs.
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ QUICK_RESCUE: dict[str, Any] = {
     "maintenance_interval": "200ms",
 }
 """A worker whose jobs come back within seconds when it dies."""
+
+LEASES: dict[str, dict[str, Any]] = {
+    "quick": QUICK_RESCUE,
+    "patient": {**QUICK_RESCUE, "stale_timeout": "5s"},
+    "default": {"workers": 4},
+}
 
 
 def register_jobs(queue: JobQueue, log_path: str) -> None:
@@ -61,7 +69,7 @@ def register_jobs(queue: JobQueue, log_path: str) -> None:
 
 
 async def main(dsn: str, log_path: str, leases: str) -> None:
-    queue = open_queue(dsn, **(QUICK_RESCUE if leases == "quick" else {"workers": 4}))
+    queue = open_queue(dsn, **LEASES[leases])
     register_jobs(queue, log_path)
     await queue.start()
     print("ready", flush=True)

@@ -116,6 +116,23 @@ async def test_a_handler_exception_is_recorded_and_scheduled_for_retry(
     assert job.run_at == clock.now() + timedelta(seconds=30)
 
 
+async def test_an_error_quoting_a_nul_byte_or_a_lone_surrogate_is_recorded_escaped(
+    queue: JobQueue,
+) -> None:
+    async def handler(payload: bytes) -> None:
+        raise ValueError("bad input: nul \x00 and \ud800")
+
+    queue.handle("hostile", handler)
+    job_id = await queue.enqueue("hostile", None)
+    await queue.run_until_idle()
+
+    job = await queue.get_job(job_id)
+    assert job.status is JobStatus.FAILED
+    assert job.last_error == "bad input: nul \\x00 and \\ud800"
+    assert job.error_traceback is not None
+    assert "bad input: nul \\x00 and \\ud800" in job.error_traceback
+
+
 async def test_a_sync_handler_exception_is_recorded_with_its_class(queue: JobQueue) -> None:
     class QuotaExceeded(Exception):
         pass

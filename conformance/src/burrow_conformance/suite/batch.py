@@ -71,6 +71,13 @@ class InsertTests:
         check(Rule.BATCH, "refused jobs_insert calls", expected={}, got=await s.statuses())
 
     @store_test
+    async def test_insert_refuses_a_payload_utf8_cannot_encode(self, s: Session) -> None:
+        lone_surrogate = '{"x": "\ud800"}'  # Python's json reads it; UTF-8 cannot encode it
+        with pytest.raises(PayloadError):
+            await s.store.jobs_insert([s.new_job(payload=lone_surrogate)], now=s.now)
+        check(Rule.BATCH, "a refused jobs_insert", expected={}, got=await s.statuses())
+
+    @store_test
     async def test_insert_accepts_extreme_priorities(self, s: Session) -> None:
         low = await s.insert(priority=-(2**31))
         high = await s.insert(priority=2**31 - 1)

@@ -29,7 +29,9 @@ _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 def require_json_text(payload: object, index: int) -> None:
     """Raise ``PayloadError`` naming job ``index`` unless ``payload`` is valid JSON text,
-    as the standard library's ``json`` reads it (without NaN and Infinity)."""
+    as the standard library's ``json`` reads it (without NaN and Infinity), that UTF-8 can
+    encode (JSON text is UTF-8: a lone surrogate would pass ``json`` and then fail in the
+    database driver, or be kept by one store and refused by another)."""
     if not isinstance(payload, str):
         raise PayloadError(f"payload of job {index} is {type(payload).__name__}, not JSON text")
     # pydantic-core's parser (jiter) checks a small payload in a quarter of json's time, a
@@ -43,6 +45,7 @@ def require_json_text(payload: object, index: int) -> None:
         return
     try:
         _DECODER.decode(payload)
+        payload.encode()
     except (ValueError, RecursionError) as error:
         raise PayloadError(f"payload of job {index} is not valid JSON text: {error}") from None
 

@@ -6,7 +6,7 @@ import traceback
 
 from burrow_tasks.jobs import JobError
 
-__all__ = ["error_class_name", "job_error"]
+__all__ = ["error_class_name", "job_error", "storable_text"]
 
 
 def error_class_name(error: BaseException) -> str:
@@ -16,10 +16,22 @@ def error_class_name(error: BaseException) -> str:
 
 
 def job_error(error: BaseException) -> JobError:
-    """The message, class name and traceback text of ``error``."""
+    """The message, class name and traceback text of ``error``, in text every store keeps."""
     message = str(error) or type(error).__name__
     return JobError(
-        message=message,
-        error_class=error_class_name(error),
-        traceback="".join(traceback.format_exception(error)),
+        message=storable_text(message),
+        error_class=storable_text(error_class_name(error)),
+        traceback=storable_text("".join(traceback.format_exception(error))),
     )
+
+
+def storable_text(text: str) -> str:
+    """``text`` with NUL characters and lone surrogates spelled as escapes (``\\x00``,
+    ``\\ud800``). An error message may hold either (it often quotes the bad input), and
+    PostgreSQL refuses NUL in text while UTF-8 cannot encode a lone surrogate: the failure
+    would not be recorded, and the job would sit running until a rescue."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

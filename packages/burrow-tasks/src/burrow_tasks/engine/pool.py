@@ -22,7 +22,7 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -32,6 +32,7 @@ from burrow_tasks.config import JobsConfig
 from burrow_tasks.context import JobContext, JobScope, ResultCapture
 from burrow_tasks.durations import format_duration
 from burrow_tasks.engine.outcomes import job_error
+from burrow_tasks.engine.recording import record_outcome
 from burrow_tasks.engine.registry import Registration
 from burrow_tasks.engine.retry import retry_at
 from burrow_tasks.engine.threads import run_on_daemon_thread
@@ -585,13 +586,25 @@ class WorkerPool:
             if asyncio.iscoroutine(outcome) or isinstance(outcome, asyncio.Future):
                 await outcome
 
+    async def _record(self, write: Callable[[], Awaitable[bool]], what: str) -> bool | None:
+        """An outcome write, tried again while the store is away (``recording.py``) for as
+        long as the job's lease can be valid: its heartbeats ended with its handler, so a
+        rescue may take it ``stale_timeout`` later."""
+        return await record_outcome(
+            write,
+            clock=self._clock,
+            give_up_after=self._config.stale_timeout,
+            max_delay=self._config.heartbeat_interval,
+            what=what,
+        )
+
     async def _complete(self, job: ClaimedJob, result: str | None) -> None:
-        try:
-            written = await self._store.job_complete(
-                job.id, job.lease, result=result, now=self._clock.now()
-            )
-        except Exception:
-            logger.exception("burrow: recording job %s as completed failed", job.id)
+        now = self._clock.now()
+        written = await self._record(
+            lambda: self._store.job_complete(job.id, job.lease, result=result, now=now),
+            f"job {job.id} as completed",
+        )
+        if written is None:
             return
         if written:
             logger.debug("burrow: job %s (%s) completed", job.id, job.type)
@@ -606,12 +619,12 @@ class WorkerPool:
             attempt=job.attempts,
             max_retries=job.max_retries,
         )
-        try:
-            written = await self._store.job_fail(
-                job.id, job.lease, error=job_error(error), retry_at=when, now=now
-            )
-        except Exception:
-            logger.exception("burrow: recording the failure of job %s failed", job.id)
+        recorded = job_error(error)
+        written = await self._record(
+            lambda: self._store.job_fail(job.id, job.lease, error=recorded, retry_at=when, now=now),
+            f"the failure of job {job.id}",
+        )
+        if written is None:
             return
         if not written:
             logger.info("burrow: job %s failed but no longer held: outcome refused", job.id)
@@ -636,10 +649,11 @@ class WorkerPool:
             )
 
     async def _release(self, job: ClaimedJob) -> None:
-        try:
-            await self._store.job_release(job.id, job.lease, now=self._clock.now())
-        except Exception:
-            logger.exception("burrow: releasing job %s at shutdown failed", job.id)
+        now = self._clock.now()
+        await self._record(
+            lambda: self._store.job_release(job.id, job.lease, now=now),
+            f"the release of job {job.id} at shutdown",
+        )
 
     # --- stopping handlers -------------------------------------------------------------------
 
