@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from burrow_tasks.clock import Clock
@@ -32,7 +33,7 @@ from burrow_tasks.config import JobsConfig
 from burrow_tasks.context import JobContext, JobScope, ResultCapture
 from burrow_tasks.durations import format_duration
 from burrow_tasks.engine.outcomes import job_error
-from burrow_tasks.engine.recording import record_outcome
+from burrow_tasks.engine.recording import retry_outcome
 from burrow_tasks.engine.registry import Registration
 from burrow_tasks.engine.retry import retry_at
 from burrow_tasks.engine.threads import run_on_daemon_thread
@@ -586,23 +587,31 @@ class WorkerPool:
             if asyncio.iscoroutine(outcome) or isinstance(outcome, asyncio.Future):
                 await outcome
 
-    async def _record(self, write: Callable[[], Awaitable[bool]], what: str) -> bool | None:
-        """An outcome write, tried again while the store is away (``recording.py``) for as
-        long as the job's lease can be valid: its heartbeats ended with its handler, so a
-        rescue may take it ``stale_timeout`` later."""
-        return await record_outcome(
-            write,
-            clock=self._clock,
-            give_up_after=self._config.stale_timeout,
-            max_delay=self._config.heartbeat_interval,
-            what=what,
-        )
+    async def _written(
+        self, write: Callable[[], Awaitable[bool]], job_id: JobId, what: str
+    ) -> bool | None:
+        """An outcome write's verdict; when it fails (the store is away), tried again
+        (``recording.py``) for as long as the job's lease can be valid: its heartbeats ended
+        with its handler, so a rescue may take it ``stale_timeout`` later. ``what`` names the
+        write for the log, ``{}`` standing for the job's id."""
+        try:
+            return await write()
+        except Exception as failure:
+            return await retry_outcome(
+                write,
+                failure,
+                clock=self._clock,
+                give_up_after=self._config.stale_timeout,
+                max_delay=self._config.heartbeat_interval,
+                what=what.format(job_id),
+            )
 
     async def _complete(self, job: ClaimedJob, result: str | None) -> None:
         now = self._clock.now()
-        written = await self._record(
-            lambda: self._store.job_complete(job.id, job.lease, result=result, now=now),
-            f"job {job.id} as completed",
+        written = await self._written(
+            partial(self._store.job_complete, job.id, job.lease, result=result, now=now),
+            job.id,
+            "job {} as completed",
         )
         if written is None:
             return
@@ -620,9 +629,12 @@ class WorkerPool:
             max_retries=job.max_retries,
         )
         recorded = job_error(error)
-        written = await self._record(
-            lambda: self._store.job_fail(job.id, job.lease, error=recorded, retry_at=when, now=now),
-            f"the failure of job {job.id}",
+        written = await self._written(
+            partial(
+                self._store.job_fail, job.id, job.lease, error=recorded, retry_at=when, now=now
+            ),
+            job.id,
+            "the failure of job {}",
         )
         if written is None:
             return
@@ -650,9 +662,10 @@ class WorkerPool:
 
     async def _release(self, job: ClaimedJob) -> None:
         now = self._clock.now()
-        await self._record(
-            lambda: self._store.job_release(job.id, job.lease, now=now),
-            f"the release of job {job.id} at shutdown",
+        await self._written(
+            partial(self._store.job_release, job.id, job.lease, now=now),
+            job.id,
+            "the release of job {} at shutdown",
         )
 
     # --- stopping handlers -------------------------------------------------------------------

@@ -16,7 +16,7 @@ from datetime import timedelta
 from burrow_tasks.clock import Clock
 from burrow_tasks.durations import format_duration
 
-__all__ = ["FIRST_RETRY_DELAY", "record_outcome"]
+__all__ = ["FIRST_RETRY_DELAY", "retry_outcome"]
 
 logger = logging.getLogger("burrow_tasks")
 
@@ -25,42 +25,44 @@ FIRST_RETRY_DELAY = timedelta(milliseconds=50)
 heartbeat interval."""
 
 
-async def record_outcome(
+async def retry_outcome(
     write: Callable[[], Awaitable[bool]],
+    failure: Exception,
     *,
     clock: Clock,
     give_up_after: timedelta,
     max_delay: timedelta,
     what: str,
 ) -> bool | None:
-    """``write()``'s verdict: True written, False refused (the job is no longer held).
+    """``write()``'s verdict after its first try failed with ``failure``: True written,
+    False refused (the job is no longer held).
 
-    A write that raises is tried again after ``FIRST_RETRY_DELAY``, then at doubling delays
-    up to ``max_delay``, until ``give_up_after`` has passed since the first try; then None:
-    given up, logged with the last error. ``what`` names the write in the log ("job 7 as
-    completed"). Cancellation (shutdown's write limit) is never caught.
+    Tried again after ``FIRST_RETRY_DELAY``, then at doubling delays up to ``max_delay``,
+    until ``give_up_after`` has passed; then None: given up, logged with the last error.
+    ``what`` names the write in the log ("job 7 as completed"). Cancellation (shutdown's
+    write limit) is never caught. (The first try is the caller's own call: the write of
+    every finished job pays nothing for this.)
     """
+    logger.warning("burrow: recording %s failed; trying again", what, exc_info=failure)
     give_up_at = clock.now() + give_up_after
     delay = min(FIRST_RETRY_DELAY, max_delay)
-    failures = 0
-    while True:
-        try:
-            return await write()
-        except Exception:
-            failures += 1
-            if clock.now() + delay >= give_up_at:
-                logger.exception(
-                    "burrow: recording %s failed %d times in %s; given up: the job stays "
-                    "running in the store until a rescue runs it again",
-                    what,
-                    failures,
-                    format_duration(give_up_after),
-                )
-                return None
-            # The first failure with its traceback; a store that is away fails every write.
-            if failures == 1:
-                logger.warning("burrow: recording %s failed; trying again", what, exc_info=True)
-            else:
-                logger.debug("burrow: recording %s failed again", what, exc_info=True)
+    failures = 1
+    while clock.now() + delay < give_up_at:
         await clock.sleep(delay)
         delay = min(delay * 2, max_delay)
+        try:
+            return await write()
+        except Exception as error:
+            failures += 1
+            failure = error
+            # A store that is away fails every write: the first failure went to the log.
+            logger.debug("burrow: recording %s failed again", what, exc_info=True)
+    logger.error(
+        "burrow: recording %s failed %d times in %s; given up: the job stays running in the "
+        "store until a rescue runs it again",
+        what,
+        failures,
+        format_duration(give_up_after),
+        exc_info=failure,
+    )
+    return None
