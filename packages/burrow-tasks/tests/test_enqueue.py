@@ -76,6 +76,16 @@ def test_a_type_name_outside_1_to_200_characters_is_refused(queue: JobQueue, nam
         queue.handle(name, _noop)
 
 
+@pytest.mark.parametrize("name", ["send\x00mail", "send \ud800"])
+def test_a_type_name_no_database_keeps_is_refused(queue: JobQueue, name: str) -> None:
+    with pytest.raises(JobLimitError, match="no NUL character and no lone surrogate"):
+        queue.handle(name, _noop)
+
+
+def test_a_type_name_in_any_script_is_accepted(queue: JobQueue) -> None:
+    queue.handle("rapport-é-送信", _noop)
+
+
 @pytest.mark.parametrize("priority", [2**31, -(2**31) - 1])
 def test_a_priority_outside_32_bits_is_refused(queue: JobQueue, priority: int) -> None:
     with pytest.raises(JobLimitError, match="32-bit signed"):

@@ -29,7 +29,8 @@ MAX_RETRIES_LIMIT = 1000
 
 
 def check_type_name(name: object) -> str:
-    """Return ``name`` if it is a job type name of 1-200 characters, else raise."""
+    """Return ``name`` if it is a job type name of 1-200 characters that every database
+    keeps as it is (no NUL character, no lone surrogate), else raise."""
     if not isinstance(name, str):
         raise JobLimitError(f"job type name must be a str, got {type(name).__name__}")
     if not 1 <= len(name) <= MAX_TYPE_NAME_LENGTH:
@@ -37,7 +38,22 @@ def check_type_name(name: object) -> str:
             f"job type name must be 1-{MAX_TYPE_NAME_LENGTH} characters, "
             f"got {len(name)}: {name[:40]!r}{'...' if len(name) > 40 else ''}"
         )
+    if "\x00" in name or not _utf8_encodable(name):
+        raise JobLimitError(
+            "job type name must hold no NUL character and no lone surrogate (PostgreSQL "
+            f"refuses the one, UTF-8 cannot encode the other), got {name!r}"
+        )
     return name
+
+
+def _utf8_encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_priority(priority: object) -> int:
