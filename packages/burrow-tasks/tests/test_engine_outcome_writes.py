@@ -1,18 +1,19 @@
-"""A finished job's outcome write while the store is away: tried again, not dropped."""
+"""A store that is away for a while: a finished job's outcome write is tried again, not
+dropped, and the log says what failed without a traceback per job and per poll."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from datetime import datetime, timedelta
 
 import pytest
 
 from burrow_jobs_memory import MemoryStore
 from burrow_tasks import FakeClock, JobQueue, JobsConfig, JobStatus
-from burrow_tasks.jobs import JobError
+from burrow_tasks.jobs import ClaimedJob, JobError
 from burrow_tasks.types import JobId, Lease
 
 CONFIG = JobsConfig(heartbeat_interval=timedelta(seconds=2), stale_timeout=timedelta(seconds=30))
@@ -24,6 +25,7 @@ class AwayStore(MemoryStore):
     def __init__(self, clock: FakeClock) -> None:
         super().__init__()
         self.away = False
+        self.away_for_claims = False
         self.tries: list[datetime] = []
         self._clock = clock
 
@@ -37,6 +39,13 @@ class AwayStore(MemoryStore):
     ) -> bool:
         self._knock()
         return await super().job_complete(job_id, lease, result=result, now=now)
+
+    async def jobs_claim(
+        self, limit: int, *, types: Collection[str], now: datetime
+    ) -> list[ClaimedJob]:
+        if self.away_for_claims:
+            raise ConnectionError("the database is restarting\n[SQL: UPDATE burrow_jobs ...]")
+        return await super().jobs_claim(limit, types=types, now=now)
 
     async def job_fail(
         self,
@@ -206,3 +215,51 @@ async def test_shutdown_gives_up_retrying_at_the_write_limit(
     job = await away_store.job_get(job_id)
     assert job is not None
     assert job.status is JobStatus.RUNNING  # left for a rescue
+
+
+async def test_a_failed_outcome_write_is_one_warning_line_per_job(
+    away_queue: JobQueue,
+    away_store: AwayStore,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    job_id = await _run_while_away(away_queue, away_store)
+    await _advance(clock, 1)
+
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.getMessage() == (
+        f"burrow: recording job {job_id} as completed failed "
+        "(ConnectionError: the database is restarting); trying again"
+    )
+    assert warning.exc_info is None
+
+
+async def test_claims_failing_in_a_row_log_one_error_and_then_their_recovery(
+    away_store: AwayStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    queue = JobQueue(away_store, CONFIG, clock=clock)
+    ran: list[str] = []
+
+    async def handler(payload: bytes) -> None:
+        ran.append("ran")
+
+    queue.handle("work", handler)
+    away_store.away_for_claims = True
+    await queue.start()
+    await _advance(clock, 10, step=0.5)  # ten poll intervals of failed claims
+    away_store.away_for_claims = False
+    await queue.enqueue("work", None)
+    await _advance(clock, 2, step=0.5)
+    stopping = asyncio.ensure_future(queue.shutdown())
+    await _advance(clock, 1, step=0.5)
+    await stopping
+
+    assert ran == ["ran"]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in errors] == [
+        "burrow: claiming jobs failed; trying again every poll interval until the store answers"
+    ]
+    assert errors[0].exc_info is not None
+    (recovered,) = [r for r in caplog.records if "works again" in r.getMessage()]
+    failed = int(recovered.getMessage().split("after ")[1].split()[0])
+    assert failed >= 10

@@ -33,7 +33,7 @@ from burrow_tasks.config import JobsConfig
 from burrow_tasks.context import JobContext, JobScope, ResultCapture
 from burrow_tasks.durations import format_duration
 from burrow_tasks.engine.outcomes import job_error
-from burrow_tasks.engine.recording import retry_outcome
+from burrow_tasks.engine.recording import in_one_line, retry_outcome
 from burrow_tasks.engine.registry import Registration
 from burrow_tasks.engine.retry import retry_at
 from burrow_tasks.engine.threads import run_on_daemon_thread
@@ -150,6 +150,9 @@ class WorkerPool:
         # Claims in flight from the claim loop, and the jobs they may bring (held for them).
         self._claim_calls: collections.deque[asyncio.Task[None]] = collections.deque()
         self._reserved = 0
+        self._failed_claims = 0
+        """Claims that failed in a row: the first is logged with its traceback, the next
+        ones at debug level, and the first claim that works again says how many failed."""
         self._lanes = _PARALLEL_CLAIMS if Capability.PARALLEL_CLAIMS in store.capabilities else 1
         self._wake = asyncio.Event()
         self._done = asyncio.Event()
@@ -376,8 +379,26 @@ class WorkerPool:
         start, so the first slot they free wakes the loop for the next claim."""
         try:
             await self._claim_and_start(limit, types)
-        except Exception:
-            logger.exception("burrow: claiming jobs failed; retrying after the poll interval")
+        except Exception as error:
+            self._failed_claims += 1
+            if self._failed_claims == 1:
+                logger.exception(
+                    "burrow: claiming jobs failed; trying again every poll interval until "
+                    "the store answers"
+                )
+            else:
+                logger.debug(
+                    "burrow: claiming jobs failed again (%d in a row): %s",
+                    self._failed_claims,
+                    in_one_line(error),
+                )
+        else:
+            if self._failed_claims:
+                logger.warning(
+                    "burrow: claiming jobs works again after %d failed claims",
+                    self._failed_claims,
+                )
+                self._failed_claims = 0
         finally:
             self._last_poll_at = self._clock.now()
 
@@ -725,8 +746,10 @@ class WorkerPool:
             job = running.job
             try:
                 held = await self._store.job_heartbeat(job.id, job.lease, now=now)
-            except Exception:
-                logger.warning("burrow: heartbeat of job %s failed", job.id, exc_info=True)
+            except Exception as error:
+                # One line per job: an outage fails the heartbeat of every job held.
+                logger.warning("burrow: heartbeat of job %s failed: %s", job.id, in_one_line(error))
+                logger.debug("burrow: heartbeat of job %s failed", job.id, exc_info=True)
                 continue
             if not held:
                 self._stop(running, StopReason.LEASE_LOST)
