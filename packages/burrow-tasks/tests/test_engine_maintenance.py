@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
+
+import pytest
 
 from burrow_jobs_memory import MemoryStore
 from burrow_tasks import FakeClock, JobQueue, JobsConfig, JobStatus
@@ -125,3 +128,32 @@ async def test_a_failing_rescue_does_not_stop_the_cleanup(clock: FakeClock) -> N
 
     assert report.deleted == 1
     assert report.errors == ["rescue: rescue statement failed"]
+
+
+class AwayRescueStore(MemoryStore):
+    away = True
+
+    async def jobs_rescue(self, *, stale_before: datetime, now: datetime) -> list[JobId]:
+        if self.away:
+            raise OSError("the database is restarting")
+        return await super().jobs_rescue(stale_before=stale_before, now=now)
+
+
+async def test_a_rescue_failing_pass_after_pass_logs_one_error_and_its_recovery(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = AwayRescueStore()
+    queue = JobQueue(store, JobsConfig(), clock=clock)
+    for _ in range(5):
+        await queue.run_maintenance()
+    store.away = False
+    await queue.run_maintenance()
+
+    messages = [(r.levelno, r.getMessage()) for r in caplog.records if r.levelno >= logging.WARNING]
+    assert messages == [
+        (
+            logging.ERROR,
+            "burrow: rescuing stale jobs failed; trying again at the next maintenance pass",
+        ),
+        (logging.WARNING, "burrow: rescuing stale jobs works again after 5 failures in a row"),
+    ]

@@ -261,5 +261,6 @@ async def test_claims_failing_in_a_row_log_one_error_and_then_their_recovery(
     ]
     assert errors[0].exc_info is not None
     (recovered,) = [r for r in caplog.records if "works again" in r.getMessage()]
+    assert recovered.getMessage().startswith("burrow: claiming jobs works again after ")
     failed = int(recovered.getMessage().split("after ")[1].split()[0])
     assert failed >= 10

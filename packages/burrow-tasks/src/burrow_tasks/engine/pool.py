@@ -36,6 +36,7 @@ from burrow_tasks.engine.outcomes import job_error
 from burrow_tasks.engine.recording import in_one_line, retry_outcome
 from burrow_tasks.engine.registry import Registration
 from burrow_tasks.engine.retry import retry_at
+from burrow_tasks.engine.streaks import FailureStreak
 from burrow_tasks.engine.threads import run_on_daemon_thread
 from burrow_tasks.engine.waiting import wait_event, wait_or_cancel, wait_tasks
 from burrow_tasks.errors import UnknownJobType
@@ -150,9 +151,15 @@ class WorkerPool:
         # Claims in flight from the claim loop, and the jobs they may bring (held for them).
         self._claim_calls: collections.deque[asyncio.Task[None]] = collections.deque()
         self._reserved = 0
-        self._failed_claims = 0
-        """Claims that failed in a row: the first is logged with its traceback, the next
-        ones at debug level, and the first claim that works again says how many failed."""
+        self._claim_failures = FailureStreak(
+            "claiming jobs", "trying again every poll interval until the store answers"
+        )
+        self._rescue_failures = FailureStreak(
+            "rescuing stale jobs", "trying again at the next maintenance pass"
+        )
+        self._cleanup_failures = FailureStreak(
+            "deleting old completed jobs", "trying again at the next maintenance pass"
+        )
         self._lanes = _PARALLEL_CLAIMS if Capability.PARALLEL_CLAIMS in store.capabilities else 1
         self._wake = asyncio.Event()
         self._done = asyncio.Event()
@@ -380,25 +387,9 @@ class WorkerPool:
         try:
             await self._claim_and_start(limit, types)
         except Exception as error:
-            self._failed_claims += 1
-            if self._failed_claims == 1:
-                logger.exception(
-                    "burrow: claiming jobs failed; trying again every poll interval until "
-                    "the store answers"
-                )
-            else:
-                logger.debug(
-                    "burrow: claiming jobs failed again (%d in a row): %s",
-                    self._failed_claims,
-                    in_one_line(error),
-                )
+            self._claim_failures.failed(error)
         else:
-            if self._failed_claims:
-                logger.warning(
-                    "burrow: claiming jobs works again after %d failed claims",
-                    self._failed_claims,
-                )
-                self._failed_claims = 0
+            self._claim_failures.succeeded()
         finally:
             self._last_poll_at = self._clock.now()
 
@@ -787,8 +778,10 @@ class WorkerPool:
                 )
             )
         except Exception as error:
-            logger.exception("burrow: rescuing stale jobs failed")
+            self._rescue_failures.failed(error)
             report.errors.append(f"rescue: {error}")
+        else:
+            self._rescue_failures.succeeded()
         if report.rescued:
             logger.warning("burrow: rescued stale jobs %s", ", ".join(report.rescued))
             self._wake.set()
@@ -797,7 +790,9 @@ class WorkerPool:
                 completed_before=now - self._config.completed_retention
             )
         except Exception as error:
-            logger.exception("burrow: deleting old completed jobs failed")
+            self._cleanup_failures.failed(error)
             report.errors.append(f"cleanup: {error}")
             deleted = 0
+        else:
+            self._cleanup_failures.succeeded()
         return MaintenanceReport(report.rescued, deleted, report.errors)
