@@ -29,6 +29,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from burrow_jobs_sql import SQLStore
 from burrow_jobs_sql.dsn import to_url
 from burrow_tasks import open_queue
 
@@ -155,7 +156,7 @@ async def test_workers_whose_database_connections_are_cut_lose_no_job(
         pytest.skip("cutting a client's connections from the server is PostgreSQL's")
     # The worker's connections carry a name of their own, so only they are cut.
     name = f"burrow-fault-{secrets.token_hex(4)}"
-    worker_dsn = f"{database_dsn}{'&' if '?' in database_dsn else '?'}application_name={name}"
+    worker_dsn = _named(database_dsn, name)
     log = tmp_path / "runs.log"
     ids = await enqueue_slow(database_dsn, 100)
 
@@ -281,6 +282,38 @@ def _close(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
     with contextlib.suppress(OSError):
         sock.close()
+
+
+async def test_after_a_restart_one_call_sees_the_cut_not_one_per_sql_thread(
+    db_kind: str, database_dsn: str
+) -> None:
+    if db_kind != "postgres":
+        pytest.skip("cutting a client's connections from the server is PostgreSQL's")
+    name = f"burrow-cut-{secrets.token_hex(4)}"
+    store = SQLStore.from_dsn(_named(database_dsn, name))
+    try:
+        # Three statements at once: three SQL threads, each holding a connection.
+        await asyncio.gather(
+            *(store._run(lambda c: c.exec_driver_sql("SELECT pg_sleep(0.2)")) for _ in range(3))
+        )
+        assert _terminate_backends(database_dsn, name) >= 3
+        outcomes = []
+        for _ in range(9):
+            try:
+                await store.jobs_count_by_status()
+            except sa.exc.OperationalError:
+                outcomes.append("cut")
+            else:
+                outcomes.append("ok")
+    finally:
+        await store.close()
+
+    assert outcomes == ["cut"] + ["ok"] * 8
+
+
+def _named(dsn: str, application_name: str) -> str:
+    """``dsn`` whose connections carry ``application_name``, so a test cuts only those."""
+    return f"{dsn}{'&' if '?' in dsn else '?'}application_name={application_name}"
 
 
 def _terminate_backends(dsn: str, application_name: str) -> int:

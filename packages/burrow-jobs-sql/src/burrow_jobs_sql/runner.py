@@ -12,8 +12,10 @@ On an engine the store owns, each thread keeps one connection for its whole life
 checking one out of the pool per call: a checkout costs a pool round, an isolation-level
 switch and a reset on return, a large share of a job's CPU under load. A connection that
 SQLAlchemy marks invalidated (the server went away) is dropped and the next call opens a new
-one. On the app's shared engine the threads borrow a connection per call, so the store never
-keeps the app's pool drained.
+one; the other threads then drop theirs before their next call, as SQLAlchemy's pool
+recycles every connection older than a disconnect: after a database restart one call sees
+the error, not one per thread. On the app's shared engine the threads borrow a connection
+per call, so the store never keeps the app's pool drained.
 """
 
 from __future__ import annotations
@@ -99,6 +101,9 @@ class Runner:
         self._threads: list[threading.Thread] = []
         self._idle = 0
         self._lock = threading.Lock()
+        self._cuts = 0
+        """How many held connections were found cut (invalidated): a thread whose connection
+        was opened before the latest cut replaces it before its next call."""
         self._closed = False
         self.writing = threading.Lock()
         """Held while a thread of this runner works on its own SQLite connection. An inline
@@ -140,6 +145,7 @@ class Runner:
 
     def _serve(self) -> None:
         connection: Connection | None = None
+        opened_after = 0  # the cuts counted when this thread's connection was opened
         try:
             while True:
                 call = self._calls.get()
@@ -151,7 +157,13 @@ class Runner:
                     if not self._hold:
                         value = self.run_blocking(call.work)
                     else:
+                        if connection is not None and opened_after != self._cuts:
+                            # Another thread found the server gone: this connection, older
+                            # than that, is most likely cut too.
+                            _discard(connection)
+                            connection = None
                         if connection is None:
+                            opened_after = self._cuts
                             connection = self.connect()
                         with self._guard:
                             value = self._run_with_retries(connection, call.work)
@@ -160,6 +172,8 @@ class Runner:
                     if connection is not None and connection.invalidated:
                         _discard(connection)
                         connection = None
+                        with self._lock:
+                            self._cuts += 1
                 # Idle before the caller hears back: its next call then goes to this thread
                 # (about to wait for work) instead of starting another one.
                 with self._lock:
