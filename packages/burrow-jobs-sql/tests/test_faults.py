@@ -29,7 +29,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from burrow_jobs_sql import SQLStore
+from burrow_jobs_sql import SQLStore, runner
 from burrow_jobs_sql.dsn import to_url
 from burrow_tasks import open_queue
 
@@ -309,6 +309,26 @@ async def test_after_a_restart_one_call_sees_the_cut_not_one_per_sql_thread(
         await store.close()
 
     assert outcomes == ["cut"] + ["ok"] * 8
+
+
+async def test_the_first_call_after_a_restart_in_a_quiet_spell_finds_a_fresh_connection(
+    db_kind: str, database_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if db_kind != "postgres":
+        pytest.skip("cutting a client's connections from the server is PostgreSQL's")
+    monkeypatch.setattr(runner, "PING_AFTER_IDLE", 0.2)
+    name = f"burrow-quiet-{secrets.token_hex(4)}"
+    store = SQLStore.from_dsn(_named(database_dsn, name))
+    try:
+        await store.jobs_count_by_status()  # one SQL thread, holding its connection
+        assert _terminate_backends(database_dsn, name) >= 1
+        await asyncio.sleep(0.3)  # quiet for longer than PING_AFTER_IDLE
+
+        counts = await store.jobs_count_by_status()
+    finally:
+        await store.close()
+
+    assert sum(counts.values()) == 0
 
 
 def _named(dsn: str, application_name: str) -> str:

@@ -14,7 +14,9 @@ switch and a reset on return, a large share of a job's CPU under load. A connect
 SQLAlchemy marks invalidated (the server went away) is dropped and the next call opens a new
 one; the other threads then drop theirs before their next call, as SQLAlchemy's pool
 recycles every connection older than a disconnect: after a database restart one call sees
-the error, not one per thread. On the app's shared engine the threads borrow a connection
+the error, not one per thread. A PostgreSQL connection that sat unused for
+``PING_AFTER_IDLE`` is pinged before its next statement, so a restart during a quiet spell
+costs no call an error at all. On the app's shared engine the threads borrow a connection
 per call, so the store never keeps the app's pool drained.
 """
 
@@ -45,6 +47,12 @@ T = TypeVar("T")
 _BUSY_RETRIES = 5
 _BUSY_PAUSE = 0.05
 
+PING_AFTER_IDLE = 10.0
+"""Seconds a PostgreSQL connection may sit unused before its next statement is preceded by a
+ping (``SELECT 1``), so that the first call after a restart during a quiet spell finds a
+fresh connection instead of the error (SQLAlchemy's ``pool_pre_ping``, for the held
+connections only after they idled: a busy queue pays no round trip for it)."""
+
 
 def is_sqlite_busy(exc: OperationalError) -> bool:
     """True when SQLite refused a statement because another connection holds a lock."""
@@ -52,6 +60,19 @@ def is_sqlite_busy(exc: OperationalError) -> bool:
     return isinstance(original, sqlite3.OperationalError) and (
         "locked" in str(original) or "busy" in str(original)
     )
+
+
+class _Held:
+    """One SQL thread's connection, and what says whether it may be cut."""
+
+    __slots__ = ("connection", "opened_after", "used_at")
+
+    def __init__(self) -> None:
+        self.connection: Connection | None = None
+        self.opened_after = 0
+        """How many cuts the runner had counted when this connection was opened."""
+        self.used_at = 0.0
+        """``time.monotonic()`` at the end of its last call."""
 
 
 class _Call:
@@ -144,8 +165,7 @@ class Runner:
         thread.start()
 
     def _serve(self) -> None:
-        connection: Connection | None = None
-        opened_after = 0  # the cuts counted when this thread's connection was opened
+        held = _Held()
         try:
             while True:
                 call = self._calls.get()
@@ -157,23 +177,14 @@ class Runner:
                     if not self._hold:
                         value = self.run_blocking(call.work)
                     else:
-                        if connection is not None and opened_after != self._cuts:
-                            # Another thread found the server gone: this connection, older
-                            # than that, is most likely cut too.
-                            _discard(connection)
-                            connection = None
-                        if connection is None:
-                            opened_after = self._cuts
-                            connection = self.connect()
+                        connection = self._ready(held)
                         with self._guard:
                             value = self._run_with_retries(connection, call.work)
                 except BaseException as exc:  # handed to the awaiting coroutine, never lost
                     error = exc
-                    if connection is not None and connection.invalidated:
-                        _discard(connection)
-                        connection = None
-                        with self._lock:
-                            self._cuts += 1
+                    if held.connection is not None and held.connection.invalidated:
+                        self._cut(held)
+                held.used_at = time.monotonic()
                 # Idle before the caller hears back: its next call then goes to this thread
                 # (about to wait for work) instead of starting another one.
                 with self._lock:
@@ -182,8 +193,36 @@ class Runner:
                     log.warning("burrow: posted SQL work failed", exc_info=error)
                 _answer(call, value, error)
         finally:
-            if connection is not None:
-                _discard(connection)
+            if held.connection is not None:
+                _discard(held.connection)
+
+    def _ready(self, held: _Held) -> Connection:
+        """The thread's connection, replaced first when it is likely cut: opened before
+        another thread found the server gone, or idle for ``PING_AFTER_IDLE`` seconds and
+        not answering a ping (a restart while the queue was quiet)."""
+        if held.connection is not None:
+            if held.opened_after != self._cuts:
+                _discard(held.connection)
+                held.connection = None
+            elif not self._sqlite and time.monotonic() - held.used_at > PING_AFTER_IDLE:
+                try:
+                    held.connection.exec_driver_sql("SELECT 1")
+                except Exception:
+                    if not held.connection.invalidated:
+                        raise
+                    self._cut(held)
+        if held.connection is None:
+            held.opened_after = self._cuts
+            held.connection = self.connect()
+        return held.connection
+
+    def _cut(self, held: _Held) -> None:
+        """``held``'s connection was found cut: drop it, and tell the other threads."""
+        if held.connection is not None:
+            _discard(held.connection)
+            held.connection = None
+        with self._lock:
+            self._cuts += 1
 
     def _run_with_retries(self, connection: Connection, work: Callable[[Connection], T]) -> T:
         attempt = 0
