@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from burrow_tasks.errors import JobLimitError
+from burrow_tasks.text import is_storable
 
 __all__ = [
     "MAX_PRIORITY",
@@ -38,22 +39,12 @@ def check_type_name(name: object) -> str:
             f"job type name must be 1-{MAX_TYPE_NAME_LENGTH} characters, "
             f"got {len(name)}: {name[:40]!r}{'...' if len(name) > 40 else ''}"
         )
-    if "\x00" in name or not _utf8_encodable(name):
+    if not is_storable(name):
         raise JobLimitError(
             "job type name must hold no NUL character and no lone surrogate (PostgreSQL "
             f"refuses the one, UTF-8 cannot encode the other), got {name!r}"
         )
     return name
-
-
-def _utf8_encodable(text: str) -> bool:
-    if text.isascii():
-        return True
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def check_priority(priority: object) -> int:

@@ -33,10 +33,10 @@ from burrow_tasks.config import JobsConfig
 from burrow_tasks.context import JobContext, JobScope, ResultCapture
 from burrow_tasks.durations import format_duration
 from burrow_tasks.engine.outcomes import job_error
-from burrow_tasks.engine.recording import in_one_line, retry_outcome
+from burrow_tasks.engine.recording import retry_outcome
 from burrow_tasks.engine.registry import Registration
 from burrow_tasks.engine.retry import retry_at
-from burrow_tasks.engine.streaks import FailureStreak
+from burrow_tasks.engine.streaks import FailureStreak, warn_in_one_line
 from burrow_tasks.engine.threads import run_on_daemon_thread
 from burrow_tasks.engine.waiting import wait_event, wait_or_cancel, wait_tasks
 from burrow_tasks.errors import UnknownJobType
@@ -599,13 +599,10 @@ class WorkerPool:
             if asyncio.iscoroutine(outcome) or isinstance(outcome, asyncio.Future):
                 await outcome
 
-    async def _written(
-        self, write: Callable[[], Awaitable[bool]], job_id: JobId, what: str
-    ) -> bool | None:
+    async def _written(self, write: Callable[[], Awaitable[bool]], what: str) -> bool | None:
         """An outcome write's verdict; when it fails (the store is away), tried again
         (``recording.py``) for as long as the job's lease can be valid: its heartbeats ended
-        with its handler, so a rescue may take it ``stale_timeout`` later. ``what`` names the
-        write for the log, ``{}`` standing for the job's id."""
+        with its handler, so a rescue may take it ``stale_timeout`` later."""
         try:
             return await write()
         except Exception as failure:
@@ -615,15 +612,14 @@ class WorkerPool:
                 clock=self._clock,
                 give_up_after=self._config.stale_timeout,
                 max_delay=self._config.heartbeat_interval,
-                what=what.format(job_id),
+                what=what,
             )
 
     async def _complete(self, job: ClaimedJob, result: str | None) -> None:
         now = self._clock.now()
         written = await self._written(
             partial(self._store.job_complete, job.id, job.lease, result=result, now=now),
-            job.id,
-            "job {} as completed",
+            f"job {job.id} as completed",
         )
         if written is None:
             return
@@ -640,13 +636,16 @@ class WorkerPool:
             attempt=job.attempts,
             max_retries=job.max_retries,
         )
-        recorded = job_error(error)
         written = await self._written(
             partial(
-                self._store.job_fail, job.id, job.lease, error=recorded, retry_at=when, now=now
+                self._store.job_fail,
+                job.id,
+                job.lease,
+                error=job_error(error),
+                retry_at=when,
+                now=now,
             ),
-            job.id,
-            "the failure of job {}",
+            f"the failure of job {job.id}",
         )
         if written is None:
             return
@@ -676,8 +675,7 @@ class WorkerPool:
         now = self._clock.now()
         await self._written(
             partial(self._store.job_release, job.id, job.lease, now=now),
-            job.id,
-            "the release of job {} at shutdown",
+            f"the release of job {job.id} at shutdown",
         )
 
     # --- stopping handlers -------------------------------------------------------------------
@@ -738,9 +736,7 @@ class WorkerPool:
             try:
                 held = await self._store.job_heartbeat(job.id, job.lease, now=now)
             except Exception as error:
-                # One line per job: an outage fails the heartbeat of every job held.
-                logger.warning("burrow: heartbeat of job %s failed: %s", job.id, in_one_line(error))
-                logger.debug("burrow: heartbeat of job %s failed", job.id, exc_info=True)
+                warn_in_one_line("burrow: heartbeat of job %s failed: %s", job.id, error=error)
                 continue
             if not held:
                 self._stop(running, StopReason.LEASE_LOST)

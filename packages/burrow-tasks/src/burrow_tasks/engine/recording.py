@@ -15,23 +15,15 @@ from datetime import timedelta
 
 from burrow_tasks.clock import Clock
 from burrow_tasks.durations import format_duration
+from burrow_tasks.engine.streaks import warn_in_one_line
 
-__all__ = ["FIRST_RETRY_DELAY", "in_one_line", "retry_outcome"]
+__all__ = ["FIRST_RETRY_DELAY", "retry_outcome"]
 
 logger = logging.getLogger("burrow_tasks")
 
 FIRST_RETRY_DELAY = timedelta(milliseconds=50)
 """The first pause after a failed outcome write; each further one doubles, up to the
 heartbeat interval."""
-
-
-def in_one_line(error: BaseException) -> str:
-    """``Class: first line of the message``, at most 200 characters: what a warning repeated
-    for every job of an outage says (a database error's message goes on with the whole
-    statement and its parameters, its traceback for dozens of lines)."""
-    lines = str(error).strip().splitlines()
-    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
-    return text if len(text) <= 200 else text[:199] + "…"
 
 
 async def retry_outcome(
@@ -52,10 +44,7 @@ async def retry_outcome(
     write limit) is never caught. (The first try is the caller's own call: the write of
     every finished job pays nothing for this.)
     """
-    # One line per job: an outage fails the write of every job in flight at once. The
-    # traceback goes to the debug log, and with the error if the write is given up.
-    logger.warning("burrow: recording %s failed (%s); trying again", what, in_one_line(failure))
-    logger.debug("burrow: recording %s failed", what, exc_info=failure)
+    warn_in_one_line("burrow: recording %s failed (%s); trying again", what, error=failure)
     give_up_at = clock.now() + give_up_after
     delay = min(FIRST_RETRY_DELAY, max_delay)
     failures = 1

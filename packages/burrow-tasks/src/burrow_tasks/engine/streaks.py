@@ -1,20 +1,36 @@
-"""The log of a store call that keeps failing while the store is away.
+"""The log of store calls that fail while the store is away.
 
-A worker repeats its claims every poll interval and its maintenance every pass; a database
-that is down for a minute would otherwise put one traceback in the log per try. A streak
+A worker repeats its claims every poll interval and its maintenance every pass, and an
+outage fails the outcome write and the heartbeat of every job it holds at once; a database
+down for a minute would otherwise put a traceback in the log per try and per job. A streak
 logs its first failure as an error with the traceback, the next ones at debug level, and
-the first success after them as a warning that says how many failed.
+the first success after them as a warning that says how many failed; a per-job failure is
+one warning line, its traceback at debug level.
 """
 
 from __future__ import annotations
 
 import logging
 
-from burrow_tasks.engine.recording import in_one_line
-
-__all__ = ["FailureStreak"]
+__all__ = ["FailureStreak", "in_one_line", "warn_in_one_line"]
 
 logger = logging.getLogger("burrow_tasks")
+
+
+def in_one_line(error: BaseException) -> str:
+    """``Class: first line of the message``, at most 200 characters (a database error's
+    message goes on with the whole statement and its parameters)."""
+    lines = str(error).strip().splitlines()
+    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def warn_in_one_line(message: str, *args: object, error: BaseException) -> None:
+    """``message`` as a warning, its last ``%s`` the error in one line; the same with the
+    traceback at debug level."""
+    brief = in_one_line(error)
+    logger.warning(message, *args, brief)
+    logger.debug(message, *args, brief, exc_info=error)
 
 
 class FailureStreak:
