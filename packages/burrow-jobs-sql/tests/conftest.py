@@ -200,6 +200,23 @@ def burrow_store(database: Database) -> StoreFactory:
 
 
 @pytest.fixture
+def store_on_the_apps_engine(database: Database) -> Iterator[StoreFactory]:
+    """Like ``burrow_store``, but each store borrows the connections of an engine of the app's
+    (``SQLStore.from_engine`` with a sync ``Engine``), which the app disposes, not the store."""
+    engines: list[sa.Engine] = []
+
+    async def new_store() -> JobStore:
+        database.clear()
+        engine = sa.create_engine(to_url(database.dsn))
+        engines.append(engine)
+        return SQLStore.from_engine(engine, auto_migrate=False)
+
+    yield new_store
+    for engine in engines:
+        engine.dispose()
+
+
+@pytest.fixture
 def burrow_store_dsn(db_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """A new, empty database for the suite's threads and child processes (opened through the
     ``burrow_backend`` hook, entry point ``burrow``)."""

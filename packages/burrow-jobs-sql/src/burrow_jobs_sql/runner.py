@@ -17,7 +17,8 @@ recycles every connection older than a disconnect: after a database restart one 
 the error, not one per thread. A PostgreSQL connection that sat unused for
 ``PING_AFTER_IDLE`` is pinged before its next statement, so a restart during a quiet spell
 costs no call an error at all. On the app's shared engine the threads borrow a connection
-per call, so the store never keeps the app's pool drained.
+per call, so the store never keeps the app's pool drained, and wrap each call in what the
+store asks of a borrowed connection (``planner.borrowed_session``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from queue import Empty, SimpleQueue
 from typing import Any, TypeVar
 
@@ -113,9 +115,18 @@ class Runner:
     connection in autocommit mode: a single statement commits by itself; a function that
     needs more than one statement opens its own transaction (``BEGIN IMMEDIATE`` on SQLite)."""
 
-    def __init__(self, engine: Engine, threads: int, *, hold_connections: bool) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        threads: int,
+        *,
+        hold_connections: bool,
+        borrowed_session: Callable[[Connection], AbstractContextManager[object]] | None = None,
+    ) -> None:
         self._engine = engine
         self._hold = hold_connections
+        self._borrowed_session = borrowed_session
+        """Wraps each call on a borrowed connection (the store's planner settings)."""
         self._sqlite = engine.dialect.name == "sqlite"
         self._size = max(1, threads)
         self._calls: SimpleQueue[_Call | None] = SimpleQueue()
@@ -246,7 +257,10 @@ class Runner:
     def run_blocking(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in the calling thread on a connection borrowed for this call."""
         with self.connect() as connection:
-            return self._run_with_retries(connection, work)
+            if self._borrowed_session is None:
+                return self._run_with_retries(connection, work)
+            with self._borrowed_session(connection):
+                return self._run_with_retries(connection, work)
 
     def connect(self) -> Connection:
         """A connection in autocommit mode (the pool restores a borrowed connection's level

@@ -38,6 +38,7 @@ from burrow_jobs_sql.group_commit import (
 )
 from burrow_jobs_sql.inline_writes import InlineWrites, Passed
 from burrow_jobs_sql.migrate import prepare_schema
+from burrow_jobs_sql.planner import borrowed_session, store_session
 from burrow_jobs_sql.runner import Runner
 from burrow_jobs_sql.schema import CLAIMABLE_SQL, NOTIFY_CHANNEL_PREFIX, jobs, workers
 from burrow_jobs_sql.sqlite_batches import insert_batch, require_json_each
@@ -182,38 +183,6 @@ def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
     return on_connect
 
 
-_POSTGRES_SESSION = (
-    "SET enable_sort = off",
-    "SET enable_bitmapscan = off",
-    "SET TimeZone = 'UTC'",
-)
-
-
-def _postgres_session(dbapi_connection: Any, _record: Any) -> None:
-    """Planner settings for the store's own connections (never an app's shared pool).
-
-    The queue's rows churn faster than autovacuum's statistics and index cleanup follow:
-    - the claim must read the claim index in order and stop after ``limit`` rows, but
-      while statistics are stale (a fresh table, a burst of jobs) the planner believes few
-      rows match and instead collects and sorts every claimable row (4-6 ms per claim on
-      10,000 jobs, growing with the backlog). Without sorts the ordered scan is the plan;
-    - a bitmap scan never marks dead index entries, so the outcome writes, which find
-      running jobs through the partial rescue index, walked every job that was ever
-      running since the last vacuum (0.8 ms and growing). A plain index scan marks them
-      dead as it passes and stays fast.
-
-    The session's time zone is UTC so that psycopg hands ``timestamptz`` values back in
-    ``datetime.UTC`` itself, which the store then passes on unconverted.
-    """
-    cursor = dbapi_connection.cursor()
-    try:
-        for statement in _POSTGRES_SESSION:
-            cursor.execute(statement)
-    finally:
-        cursor.close()
-    dbapi_connection.commit()
-
-
 def _claimed_jobs(
     rows: list[Any], *, lease: Callable[[Any], str], time: Callable[[Any], datetime]
 ) -> list[ClaimedJob]:
@@ -304,7 +273,13 @@ class SQLStore:
         self._sql = _statements(dialect)
         self._claims: dict[int, str] = {}
         self._sqlite_claims: dict[tuple[int, int], str] = {}
-        self._run = Runner(self._engine, threads, hold_connections=owns_engine)
+        self._run = Runner(
+            self._engine,
+            threads,
+            hold_connections=owns_engine,
+            # The store's own PostgreSQL connections plan this way for life (store_session).
+            borrowed_session=borrowed_session if self._postgres and not owns_engine else None,
+        )
         # An enqueue on a SQLite file of the store's own is written on the caller's thread
         # when it can start at once (inline_writes.py); an app's shared engine keeps its
         # pool's connections as the app configured them.
@@ -349,7 +324,7 @@ class SQLStore:
             threads = 1
         else:
             engine = sa.create_engine(url, pool_size=max_connections, max_overflow=2)
-            sa.event.listen(engine, "connect", _postgres_session)
+            sa.event.listen(engine, "connect", store_session)
             threads = max_connections
         try:
             return cls._started(
@@ -387,7 +362,7 @@ class SQLStore:
             url = engine.url.set(drivername=_SYNC_DRIVERS.get(engine.dialect.name, ""))
             sync_engine = sa.create_engine(url)
             if sync_engine.dialect.name == "postgresql":
-                sa.event.listen(sync_engine, "connect", _postgres_session)
+                sa.event.listen(sync_engine, "connect", store_session)
         elif isinstance(engine, Engine):
             sync_engine = engine
         else:
