@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Awaitable
 from datetime import timedelta
 
 from burrow_jobs_memory import MemoryStore
@@ -272,3 +273,70 @@ async def test_workers_run_jobs_concurrently_up_to_the_configured_number(
     release.set()
     await idle
     assert peak == 3
+
+
+async def test_a_cancelled_error_the_handler_raises_itself_is_recorded_as_a_failure(
+    queue: JobQueue,
+) -> None:
+    async def handler(payload: bytes) -> None:
+        # It awaited something another part of the app cancelled: not a stop by the engine.
+        gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        gone.cancel()
+        await gone
+
+    queue.handle("await-gone", handler)
+    job_id = await queue.enqueue("await-gone", None)
+    await queue.run_until_idle()
+
+    job = await queue.get_job(job_id)
+    assert job.status is JobStatus.FAILED
+    assert job.error_class == "asyncio.exceptions.CancelledError"
+    assert job.lease is None
+    assert queue.in_flight == 0
+
+
+async def test_a_sync_handler_may_return_an_awaitable_which_the_engine_awaits(
+    queue: JobQueue,
+) -> None:
+    done: list[str] = []
+
+    async def later(name: str) -> None:
+        await asyncio.sleep(0)
+        done.append(name)
+
+    def handler(payload: bytes) -> Awaitable[None]:
+        return later(json.loads(payload))
+
+    queue.handle("hand-back", handler)
+    job_id = await queue.enqueue("hand-back", "ada")
+    await queue.run_until_idle()
+
+    assert done == ["ada"]
+    assert (await queue.get_job(job_id)).status is JobStatus.COMPLETED
+
+
+async def test_a_dequeue_stops_the_awaitable_a_sync_handler_returned(
+    queue: JobQueue, clock: FakeClock
+) -> None:
+    started = asyncio.Event()
+    stopped: list[str] = []
+
+    async def wait_forever() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            stopped.append("cancelled")
+            raise
+
+    queue.handle("hand-back", lambda payload: wait_forever())
+    job_id = await queue.enqueue("hand-back", None)
+    await queue.start()
+    await started.wait()
+
+    await queue.dequeue(job_id)
+    await clock.settle()
+
+    assert stopped == ["cancelled"]
+    assert (await queue.get_job(job_id)).cancelled
+    await queue.shutdown()

@@ -10,7 +10,15 @@ from datetime import datetime, timedelta
 import pytest
 
 from burrow_jobs_memory import MemoryStore
-from burrow_tasks import ClaimedJob, FakeClock, JobQueue, JobStatus, PoolState, WorkerInfo
+from burrow_tasks import (
+    ClaimedJob,
+    FakeClock,
+    JobQueue,
+    JobsConfig,
+    JobStatus,
+    PoolState,
+    WorkerInfo,
+)
 
 
 async def _start_blocked(queue: JobQueue, max_retries: int = 3) -> tuple[str, asyncio.Event]:
@@ -286,3 +294,92 @@ async def test_shutdown_keeps_a_write_answered_within_the_write_limit(clock: Fak
     job = await store.job_get(job_id)
     assert job is not None
     assert job.status is JobStatus.PENDING
+
+
+async def test_a_shutdown_whose_caller_gives_up_still_releases_the_jobs_it_held(
+    queue: JobQueue, clock: FakeClock
+) -> None:
+    job_id, _ = await _start_blocked(queue)
+
+    impatient = asyncio.ensure_future(queue.shutdown())
+    await clock.settle()
+    impatient.cancel()  # asyncio.wait_for(queue.shutdown(), ...) timing out
+    await clock.settle()
+    assert not queue.done.is_set()  # not "stopped" while the handler runs
+
+    clock.advance(queue.config.shutdown_grace)
+    async with asyncio.timeout(HANG_GUARD):
+        await queue.shutdown()  # a second call waits for the same shutdown
+
+    job = await queue.get_job(job_id)
+    assert job.status is JobStatus.PENDING
+    assert job.lease is None
+    assert queue.done.is_set()
+
+
+async def test_a_claim_in_flight_at_shutdown_shares_the_one_grace_with_the_handlers(
+    clock: FakeClock,
+) -> None:
+    store = GatedClaimStore()
+    store.gate.set()
+    queue = JobQueue(store, JobsConfig(workers=2), clock=clock)
+    started = asyncio.Event()
+
+    async def handler(payload: bytes) -> None:
+        started.set()
+        await clock.sleep(50)  # longer than the grace (30 s)
+
+    queue.handle("work", handler)
+    job_id = await queue.enqueue("work", None)
+    await queue.start()
+    await started.wait()
+    store.gate.clear()  # the claim for the free slot now waits on the database
+    for _ in range(3):  # the next polls
+        clock.advance(queue.config.poll_interval)
+        await clock.settle()
+    assert store.waiting == 2
+
+    stopping = asyncio.ensure_future(queue.shutdown())
+    await clock.settle()
+    clock.advance(queue.config.shutdown_grace)
+    async with asyncio.timeout(HANG_GUARD):
+        # Before, the claim used up the grace and the handler was given a second one.
+        await stopping
+
+    job = await queue.get_job(job_id)
+    assert job.status is JobStatus.PENDING  # released at the grace, not completed at 50 s
+
+
+async def test_a_shutdown_during_the_first_worker_beat_leaves_no_loop_running(
+    clock: FakeClock,
+) -> None:
+    store = SlowFirstBeatStore()
+    queue = JobQueue(store, clock=clock)
+    queue.handle("work", lambda payload: None)
+    starting = asyncio.ensure_future(queue.start())
+    await asyncio.sleep(0)
+    assert store.beats_waiting == 1
+
+    stopping = asyncio.ensure_future(queue.shutdown())
+    await asyncio.sleep(0)
+    store.beat_gate.set()
+    async with asyncio.timeout(HANG_GUARD):
+        await starting
+        await stopping
+
+    engine_tasks = [t for t in asyncio.all_tasks() if t.get_name().startswith("burrow-")]
+    assert [t.get_name() for t in engine_tasks if not t.done()] == []
+
+
+class SlowFirstBeatStore(MemoryStore):
+    """The worker's first beat waits for ``beat_gate``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.beat_gate = asyncio.Event()
+        self.beats_waiting = 0
+
+    async def worker_beat(self, info: WorkerInfo, *, now: datetime) -> None:
+        self.beats_waiting += 1
+        await self.beat_gate.wait()
+        await super().worker_beat(info, now=now)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+from typing import Any
 
 import pydantic
 import pytest
@@ -229,3 +231,45 @@ def test_a_handler_without_a_payload_parameter_is_refused() -> None:
 
     with pytest.raises(TypeError, match="one payload argument"):
         define_task("nothing", nothing)  # type: ignore[arg-type]
+
+
+def _plain_decorator(handler: Any) -> Any:
+    """A sync wrapper, as a tracing or logging decorator writes one: it hides ``async``."""
+
+    @functools.wraps(handler)
+    def wrapper(*args: Any) -> Any:
+        return handler(*args)
+
+    return wrapper
+
+
+async def test_an_async_task_behind_a_plain_decorator_runs_its_coroutine(
+    queue: JobQueue,
+) -> None:
+    sent: list[str] = []
+
+    @_plain_decorator
+    async def send_mail(payload: str) -> None:
+        sent.append(payload)
+
+    mail = define_task("mail", send_mail)
+    mail.register(queue)
+    job_id = await mail.enqueue("ada@example.com")
+    await queue.run_until_idle()
+
+    assert sent == ["ada@example.com"]
+    assert (await queue.get_job(job_id)).status is JobStatus.COMPLETED
+
+
+async def test_an_async_result_task_behind_a_plain_decorator_stores_the_awaited_result(
+    queue: JobQueue,
+) -> None:
+    @_plain_decorator
+    async def square(payload: int) -> int:
+        return payload * payload
+
+    define_result_task("square", square).register(queue)
+    job_id = await queue.enqueue("square", 7)
+    await queue.run_until_idle()
+
+    assert await queue.get_result(job_id) == 49

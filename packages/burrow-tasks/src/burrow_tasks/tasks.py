@@ -101,8 +101,11 @@ class TaskDefinition(Generic[P]):
 
             return run_async
 
-        def run_sync(payload: bytes) -> None:
-            handler(decode(payload))
+        def run_sync(payload: bytes) -> Any:
+            # What the handler returns goes back to the engine, which awaits an awaitable:
+            # an async function behind a plain decorator looks sync, and its coroutine must
+            # still run.
+            return handler(decode(payload))
 
         return run_sync
 
@@ -165,9 +168,15 @@ class ResultTask(TaskDefinition[P], Generic[P, R]):
 
             return run_async
 
-        def run_sync(payload: bytes) -> None:
+        async def capture_awaited(awaitable: Awaitable[R]) -> None:
+            capture_result(encode(await awaitable).encode())
+
+        def run_sync(payload: bytes) -> Awaitable[None] | None:
             result = handler(decode(payload))
+            if inspect.isawaitable(result):  # an async function behind a plain decorator
+                return capture_awaited(result)
             capture_result(encode(result).encode())
+            return None
 
         return run_sync
 

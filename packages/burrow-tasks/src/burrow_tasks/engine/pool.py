@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
+import inspect
 import logging
 import os
 import socket
@@ -63,6 +64,14 @@ _CANCELLED_WRITES_WAIT = timedelta(seconds=1)
 """How long shutdown waits for writes it gave up on to take their cancellation."""
 
 
+def _close(awaitable: Awaitable[Any]) -> None:
+    """Drop an awaitable that will never be awaited without a "never awaited" warning."""
+    if inspect.iscoroutine(awaitable):
+        awaitable.close()
+    elif isinstance(awaitable, asyncio.Future):
+        awaitable.cancel()
+
+
 def _task_name(task: asyncio.Future[Any]) -> str:
     return task.get_name() if isinstance(task, asyncio.Task) else repr(task)
 
@@ -91,12 +100,14 @@ class _RunningJob:
     task: asyncio.Task[None] | None = None
     stop_reason: StopReason | None = None
     handler_done: bool = False
+    awaits_on_loop: bool = False
+    """A sync handler returned an awaitable, which the job's task now awaits."""
 
     @property
     def is_async(self) -> bool:
         # Without a registration (never claimed) _execute fails the job inside its task,
         # which a cancel can interrupt like an async handler.
-        return self.registration is None or self.registration.is_async
+        return self.registration is None or self.registration.is_async or self.awaits_on_loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +178,7 @@ class WorkerPool:
         self._saturated = False
         self._loops: list[asyncio.Task[None]] = []
         self._claim_task: asyncio.Task[None] | None = None
+        self._shutting_down: asyncio.Task[None] | None = None
         self._notify_task: asyncio.Task[None] | None = None
         self._started_at: datetime | None = None
         self._last_poll_at: datetime | None = None
@@ -227,6 +239,8 @@ class WorkerPool:
         self._state = _State.RUNNING
         self._started_at = self._clock.now()
         await self._beat()
+        if self._state is not _State.RUNNING:
+            return  # shut down while the first beat was written: start nothing
         self._claim_task = asyncio.create_task(self._claim_loop(), name="burrow-claim")
         self._loops = [
             asyncio.create_task(self._heartbeat_loop(), name="burrow-heartbeat"),
@@ -250,15 +264,21 @@ class WorkerPool:
             self._state = _State.STOPPED
             self._done.set()
             return
-        if self._state is not _State.RUNNING:
-            await self._done.wait()
-            return
+        if self._shutting_down is None:
+            self._shutting_down = asyncio.create_task(self._shut_down(), name="burrow-shutdown")
+        # Shielded: a caller that gives up waiting (a timeout around shutdown()) must not
+        # cut shutdown short and leave handlers running unheld while ``done`` says stopped.
+        await asyncio.shield(self._shutting_down)
+
+    async def _shut_down(self) -> None:
         self._state = _State.STOPPING
         self._wake.set()
+        # One grace for the whole stop: claims still in flight and handlers share it.
+        deadline = self._clock.now() + self._config.shutdown_grace
         writes_until: datetime | None = None
         try:
-            await self._stop_claiming()
-            await self._finish_within_grace()
+            await self._stop_claiming(deadline)
+            await self._finish_within_grace(deadline)
             # Taken out first: a slot freed by a stopped handler must not start one.
             never_started = list(self._ready)
             self._ready.clear()
@@ -314,10 +334,9 @@ class WorkerPool:
         limit = max(until - self._clock.now(), timedelta(0))
         await wait_or_cancel([beat], self._clock, limit, _CANCELLED_WRITES_WAIT)
 
-    async def _finish_within_grace(self) -> None:
+    async def _finish_within_grace(self, deadline: datetime) -> None:
         """Let running handlers finish, and jobs claimed ahead start and finish as slots free
         (they are short: that is why they were claimed ahead), until the grace runs out."""
-        deadline = self._clock.now() + self._config.shutdown_grace
         while True:
             self._start_ready()
             tasks = [r.task for r in self._running.values() if r.task is not None]
@@ -326,7 +345,7 @@ class WorkerPool:
                 return
             await wait_tasks(tasks, self._clock, left)
 
-    async def _stop_claiming(self) -> None:
+    async def _stop_claiming(self, deadline: datetime) -> None:
         if self._notify_task is not None:
             self._notify_task.cancel()
             await asyncio.gather(self._notify_task, return_exceptions=True)
@@ -335,7 +354,7 @@ class WorkerPool:
         tasks = [*self._claim_calls]
         if self._claim_task is not None:
             tasks.append(self._claim_task)
-        await wait_tasks(tasks, self._clock, self._config.shutdown_grace)
+        await wait_tasks(tasks, self._clock, max(deadline - self._clock.now(), timedelta(0)))
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -563,14 +582,22 @@ class WorkerPool:
             try:
                 if registration is None:  # cannot happen: only registered types are claimed
                     raise UnknownJobType(job.type, self._registry)
-                await self._invoke(registration, running.context, capture, job.payload)
+                await self._invoke(running, registration, capture)
             finally:
                 running.handler_done = True
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as cancelled:
             reason = running.stop_reason
             task = asyncio.current_task()
-            if reason is None or task is None:
+            if task is None:
                 raise
+            if reason is None:
+                if task.cancelling():
+                    raise  # cancelled from outside the engine: not this job's outcome
+                # The handler raised it itself (say, it awaited a future someone else
+                # cancelled): a failure like any other, not a job left running unheld.
+                self._handler_returned(running)
+                await self._fail(job, cancelled)
+                return
             task.uncancel()
             if reason is StopReason.SHUTDOWN:
                 await self._release(job)
@@ -588,15 +615,22 @@ class WorkerPool:
 
     @staticmethod
     async def _invoke(
-        registration: Registration, context: JobContext, capture: ResultCapture, payload: str
+        running: _RunningJob, registration: Registration, capture: ResultCapture
     ) -> None:
-        data = payload.encode()
-        with JobScope(context, capture):
+        data = running.job.payload.encode()
+        with JobScope(running.context, capture):
             if registration.is_async:
                 outcome: Any = registration.handler(data)
             else:
                 outcome = await run_on_daemon_thread(registration.handler, data)
-            if asyncio.iscoroutine(outcome) or isinstance(outcome, asyncio.Future):
+                if inspect.isawaitable(outcome):
+                    # Awaited here, on the event loop: from now on a stop cancels it as it
+                    # would an async handler; one that came while the thread ran stops it now.
+                    running.awaits_on_loop = True
+                    if running.stop_reason is not None:
+                        _close(outcome)
+                        raise asyncio.CancelledError
+            if inspect.isawaitable(outcome):
                 await outcome
 
     async def _written(self, write: Callable[[], Awaitable[bool]], what: str) -> bool | None:
@@ -628,7 +662,7 @@ class WorkerPool:
         else:
             logger.info("burrow: job %s finished but no longer held: outcome refused", job.id)
 
-    async def _fail(self, job: ClaimedJob, error: Exception) -> None:
+    async def _fail(self, job: ClaimedJob, error: BaseException) -> None:
         now = self._clock.now()
         when = retry_at(
             now=now,

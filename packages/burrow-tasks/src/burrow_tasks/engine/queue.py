@@ -70,6 +70,7 @@ class JobQueue:
         self._registry: dict[str, Registration] = {}
         self._pool = WorkerPool(store, self._config, self._clock, self._registry, self._values)
         self._owns_store = False
+        self._shutting_down: asyncio.Task[None] | None = None
         if plugin_manager is None and plugins:
             plugin_manager = get_plugin_manager(plugins)
         self._plugin_manager = plugin_manager
@@ -302,7 +303,13 @@ class JobQueue:
         """Stop gracefully: stop claiming, wait up to ``config.shutdown_grace`` for running
         handlers, then cancel async ones and release every job still held (pending again, or
         dead if it was the last attempt). ``done`` is set at the end. Closes the store when
-        the queue opened it (``open_queue``). Safe to call more than once."""
+        the queue opened it (``open_queue``). Safe to call more than once, and to cancel (a
+        timeout around it): the shutdown then goes on to its end in the background."""
+        if self._shutting_down is None:
+            self._shutting_down = asyncio.create_task(self._shut_down(), name="burrow-stop")
+        await asyncio.shield(self._shutting_down)
+
+    async def _shut_down(self) -> None:
         try:
             await self._pool.shutdown()
         finally:
