@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from burrow_jobs_sql import SQLStore
+from burrow_jobs_sql import SQLStore, StoreOpenError
 from burrow_jobs_sql.dsn import to_url
 from burrow_tasks import FakeClock, JobQueue, JobStatus
 
@@ -60,3 +60,17 @@ async def test_a_store_on_the_apps_async_engine_runs_jobs_on_a_sync_engine_of_it
 def test_from_engine_names_what_it_was_given_instead_of_an_engine() -> None:
     with pytest.raises(TypeError, match="Engine or AsyncEngine, not str"):
         SQLStore.from_engine("sqlite:///jobs.db")  # type: ignore[arg-type]
+
+
+def test_an_engine_that_opens_transactions_in_autocommit_mode_is_refused(
+    database_dsn: str,
+) -> None:
+    engine = sa.create_engine(to_url(database_dsn))
+
+    @sa.event.listens_for(engine, "begin")
+    def begin(connection: sa.Connection) -> None:  # SQLAlchemy's pysqlite recipe
+        connection.exec_driver_sql("BEGIN")
+
+    with pytest.raises(StoreOpenError, match="open a transaction even in AUTOCOMMIT mode"):
+        SQLStore.from_engine(engine, auto_migrate=False)
+    engine.dispose()

@@ -166,3 +166,31 @@ def test_opening_a_store_on_a_current_schema_never_imports_alembic(tmp_path: Pat
         subprocess.run(
             [sys.executable, "-c", _OPEN_CURRENT_SCHEMA, dsn, step], check=True, timeout=120
         )
+
+
+def _notify_function_body(engine: Engine) -> str:
+    with engine.connect() as connection:
+        return str(
+            connection.exec_driver_sql(
+                "SELECT prosrc FROM pg_proc WHERE proname = 'burrow_jobs_notify_available'"
+                " AND pronamespace = current_schema()::regnamespace"
+            ).scalar_one()
+        )
+
+
+def test_0003_bounds_the_channel_name_and_its_downgrade_restores_the_old_one(
+    engine: Engine,
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("notification channels are PostgreSQL's")
+    upgrade(engine)
+    config = alembic_config()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+    assert "md5" not in _notify_function_body(engine)
+
+    assert upgrade(engine) == "0002"
+    body = _notify_function_body(engine)
+    assert "octet_length" in body
+    assert "md5(TG_TABLE_SCHEMA)" in body

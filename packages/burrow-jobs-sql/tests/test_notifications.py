@@ -4,13 +4,15 @@ PostgreSQL with a listener that comes back after its backend is terminated."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -19,6 +21,7 @@ import sqlalchemy as sa
 from burrow_jobs_sql import SQLStore, notify
 from burrow_jobs_sql.dsn import to_url
 from burrow_jobs_sql.file_writes import open_file_writes
+from burrow_jobs_sql.schema import notify_channel
 from burrow_jobs_sql.statements import build_statements
 from burrow_tasks import open_queue
 from burrow_tasks.jobs import NewJob, Notification, NotificationKind
@@ -57,18 +60,23 @@ async def _listening(store: SQLStore) -> AsyncIterator[Notification]:
     return iterator
 
 
-async def test_insert_wakes_another_store_on_the_same_database(database_dsn: str) -> None:
-    writer = SQLStore.from_dsn(database_dsn)
-    watcher = SQLStore.from_dsn(database_dsn)
+async def _insert_wakes_a_second_store(dsn: str) -> None:
+    writer = SQLStore.from_dsn(dsn)
+    watcher = SQLStore.from_dsn(dsn)
     try:
         iterator = await _listening(watcher)
         waiting = asyncio.ensure_future(_next_matching(iterator, _available))
         await asyncio.sleep(0)
-        await writer.jobs_insert([_job()], now=NOW)
+        [job_id] = await writer.jobs_insert([_job()], now=NOW)
         assert (await waiting).kind is NotificationKind.AVAILABLE
+        assert await writer.job_get(job_id) is not None
     finally:
         await writer.close()
         await watcher.close()
+
+
+async def test_insert_wakes_another_store_on_the_same_database(database_dsn: str) -> None:
+    await _insert_wakes_a_second_store(database_dsn)
 
 
 @pytest.mark.parametrize("action", ["cancel", "delete"])
@@ -281,3 +289,29 @@ async def test_close_ends_every_iterator(store: SQLStore) -> None:
     await store.close()
     with pytest.raises(AssertionError, match="notifications ended"):
         await ending
+
+
+@pytest.fixture
+def long_schema_dsn(postgres_schemas: object, postgres_admin: str) -> Iterator[str]:
+    """A schema whose name passes PostgreSQL's 63-byte channel limit with the prefix."""
+    name = "tenant_" + secrets.token_hex(24)  # 55 characters: a per-tenant schema
+    with psycopg.connect(postgres_admin, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{name}"')
+    separator = "&" if "?" in postgres_admin else "?"
+    yield f"{postgres_admin}{separator}options={quote(f'-csearch_path={name}')}"
+    with psycopg.connect(postgres_admin, autocommit=True) as admin:
+        admin.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+async def test_a_store_in_a_schema_with_a_long_name_enqueues_and_hears_its_inserts(
+    long_schema_dsn: str,
+) -> None:
+    # Before, PostgreSQL refused the channel name, and with it every insert.
+    await _insert_wakes_a_second_store(long_schema_dsn)
+
+
+def test_a_channel_name_stays_within_postgresqls_limit() -> None:
+    assert notify_channel("app") == "burrow_jobs:app"
+    long_name = "tenant_" + "é" * 40
+    assert len(notify_channel(long_name).encode()) <= 63
+    assert notify_channel(long_name) != notify_channel(long_name + "x")

@@ -11,6 +11,7 @@ Ids are an identity/autoincrement ``bigint``, so enqueue order is total.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "UTCDateTime",
     "jobs",
     "metadata",
+    "notify_channel",
     "postgres_trigger_ddl",
     "workers",
 ]
@@ -46,7 +48,29 @@ DEAD_INDEX = "burrow_jobs_dead_idx"
 """Dead jobs by ``failed_at``; SQLite's watch for cancels names it (``INDEXED BY``)."""
 
 NOTIFY_CHANNEL_PREFIX = "burrow_jobs:"
-"""PostgreSQL channel: this prefix plus the schema that holds the jobs table."""
+"""PostgreSQL channel: this prefix and the jobs table's schema (``notify_channel``)."""
+
+_MAX_CHANNEL_BYTES = 63
+"""PostgreSQL refuses a channel name longer than an identifier (NAMEDATALEN - 1 bytes)."""
+
+
+def notify_channel(schema: str) -> str:
+    """The notification channel of the jobs table in ``schema``: the prefix and the schema's
+    name, or the name's MD5 where the two would pass PostgreSQL's 63-byte limit (a
+    51-character tenant schema would otherwise refuse every insert). The triggers compute the
+    same (``postgres_trigger_ddl``)."""
+    channel = NOTIFY_CHANNEL_PREFIX + schema
+    if len(channel.encode()) <= _MAX_CHANNEL_BYTES:
+        return channel
+    return NOTIFY_CHANNEL_PREFIX + hashlib.md5(schema.encode(), usedforsecurity=False).hexdigest()
+
+
+def _channel_sql(schema: str) -> str:
+    """``notify_channel`` in SQL, for a trigger (``schema`` an SQL expression)."""
+    named = f"'{NOTIFY_CHANNEL_PREFIX}' || {schema}"
+    hashed = f"'{NOTIFY_CHANNEL_PREFIX}' || md5({schema})"
+    return f"CASE WHEN octet_length({named}) <= {_MAX_CHANNEL_BYTES} THEN {named} ELSE {hashed} END"
+
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -195,7 +219,7 @@ def postgres_trigger_ddl() -> tuple[list[str], list[str]]:
     never wake each other. Notifications are sent at commit, so a transactional enqueue wakes
     workers exactly when the app commits.
     """
-    channel = f"'{NOTIFY_CHANNEL_PREFIX}' || TG_TABLE_SCHEMA"
+    channel = _channel_sql("TG_TABLE_SCHEMA")
     create = [
         f"""CREATE OR REPLACE FUNCTION burrow_jobs_notify_available() RETURNS trigger
 LANGUAGE plpgsql AS $$

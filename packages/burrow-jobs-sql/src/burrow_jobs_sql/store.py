@@ -40,7 +40,7 @@ from burrow_jobs_sql.inline_writes import InlineWrites, Passed
 from burrow_jobs_sql.migrate import prepare_schema
 from burrow_jobs_sql.planner import borrowed_session, store_session
 from burrow_jobs_sql.runner import Runner
-from burrow_jobs_sql.schema import CLAIMABLE_SQL, NOTIFY_CHANNEL_PREFIX, jobs, workers
+from burrow_jobs_sql.schema import CLAIMABLE_SQL, jobs, notify_channel, workers
 from burrow_jobs_sql.sqlite_batches import insert_batch, require_json_each
 from burrow_jobs_sql.statements import (
     CLAIM_COLUMNS,
@@ -52,7 +52,7 @@ from burrow_jobs_sql.statements import (
     build_sqlite_claim,
     build_statements,
 )
-from burrow_jobs_sql.transaction import explicit_transaction
+from burrow_jobs_sql.transaction import explicit_transaction, require_autocommit
 from burrow_tasks.errors import InvalidJobStatus, JobNotFound
 from burrow_tasks.jobs import (
     ClaimedJob,
@@ -377,6 +377,9 @@ class SQLStore:
         else:
             pool_size = getattr(sync_engine.pool, "size", lambda: 5)()
             threads = max_connections or max(1, int(pool_size))
+        if not owns:
+            # After the connect listener: the probe's connection goes into the app's pool.
+            require_autocommit(sync_engine)
         return cls._started(
             sync_engine,
             owns_engine=owns,
@@ -410,7 +413,7 @@ class SQLStore:
             data_version_interval=data_version_interval,
         )
         if store._postgres:
-            store._channel = NOTIFY_CHANNEL_PREFIX + store._jobs_schema()
+            store._channel = notify_channel(store._jobs_schema())
         return store
 
     def _jobs_schema(self) -> str:

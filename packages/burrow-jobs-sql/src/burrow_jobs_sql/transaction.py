@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from typing import Any
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["explicit_transaction"]
+from burrow_jobs_sql.dsn import mask_dsn
+from burrow_jobs_sql.errors import StoreOpenError
+
+__all__ = ["explicit_transaction", "require_autocommit"]
 
 
 @contextmanager
@@ -24,4 +28,37 @@ def explicit_transaction(connection: Connection) -> Iterator[None]:
     except BaseException:
         connection.exec_driver_sql("ROLLBACK")
         raise
-    connection.exec_driver_sql("COMMIT")
+    try:
+        connection.exec_driver_sql("COMMIT")
+    except BaseException:
+        # SQLite keeps the transaction open when its COMMIT fails (a deferred constraint, a
+        # busy database): ended here, or every later single statement on this autocommit
+        # connection would run inside it and never be committed.
+        with suppress(Exception):
+            connection.exec_driver_sql("ROLLBACK")
+        raise
+
+
+def require_autocommit(engine: Engine) -> None:
+    """Refuse an app's engine whose connections open a transaction even in autocommit mode
+    (SQLAlchemy's pysqlite recipe: a ``begin`` listener that emits ``BEGIN``). The store's
+    single statements would run inside it, report success, and be rolled back when the
+    connection goes back to the pool."""
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.exec_driver_sql("SELECT 1")
+        if _driver_in_transaction(connection.connection.driver_connection):
+            raise StoreOpenError(
+                f"cannot keep jobs through the engine of {mask_dsn(engine.url)!r}: its "
+                "connections open a transaction even in AUTOCOMMIT mode (a 'begin' event "
+                "listener that emits BEGIN?), so the store's writes would be rolled back when "
+                "it hands a connection back; give the store an engine without that listener"
+            )
+
+
+def _driver_in_transaction(driver_connection: Any) -> bool:
+    in_transaction = getattr(driver_connection, "in_transaction", None)  # sqlite3
+    if isinstance(in_transaction, bool):
+        return in_transaction
+    status = getattr(getattr(driver_connection, "info", None), "transaction_status", None)
+    return status is not None and status.name != "IDLE"  # psycopg
