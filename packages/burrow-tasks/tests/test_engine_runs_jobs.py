@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
 from collections.abc import Awaitable
 from datetime import timedelta
@@ -340,3 +341,27 @@ async def test_a_dequeue_stops_the_awaitable_a_sync_handler_returned(
     assert stopped == ["cancelled"]
     assert (await queue.get_job(job_id)).cancelled
     await queue.shutdown()
+
+
+async def test_a_handler_that_calls_sys_exit_fails_and_the_worker_runs_on(
+    queue: JobQueue,
+) -> None:
+    def exits(payload: bytes) -> None:
+        sys.exit(2)  # what argparse does with arguments it refuses
+
+    async def exits_on_the_loop(payload: bytes) -> None:
+        sys.exit(3)
+
+    queue.handle("exits", exits)
+    queue.handle("exits-async", exits_on_the_loop)
+    queue.handle("next", lambda payload: None)
+    exited = await queue.enqueue("exits", None)
+    exited_async = await queue.enqueue("exits-async", None)
+    following = await queue.enqueue("next", None)
+    await queue.run_until_idle()
+
+    for job_id in (exited, exited_async):
+        job = await queue.get_job(job_id)
+        assert job.status is JobStatus.FAILED
+        assert job.error_class == "builtins.SystemExit"
+    assert (await queue.get_job(following)).status is JobStatus.COMPLETED

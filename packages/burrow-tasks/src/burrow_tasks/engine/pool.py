@@ -603,7 +603,9 @@ class WorkerPool:
                 await self._release(job)
             else:
                 logger.info("burrow: job %s (%s) stopped: %s", job.id, job.type, reason.value)
-        except Exception as error:
+        except (Exception, SystemExit) as error:
+            # SystemExit too: a job that calls sys.exit() (argparse refusing its arguments,
+            # say) fails like any other instead of ending the app's process.
             self._handler_returned(running)
             await self._fail(job, error)
         else:
