@@ -269,3 +269,47 @@ async def _shutdown(queue: JobQueue, clock: FakeClock) -> None:
         clock.advance(queue.config.shutdown_grace)
         await asyncio.sleep(0)
     await stopping
+
+
+class OneSlowHeartbeatStore(MemoryStore):
+    """The heartbeat of the first job claimed waits for ``answer``, as a row another
+    transaction holds locked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slow_job: JobId | None = None
+        self.answer = asyncio.Event()
+        self.renewed: list[JobId] = []
+
+    async def job_heartbeat(self, job_id: JobId, lease: Lease, *, now: datetime) -> bool:
+        if job_id == self.slow_job:
+            await self.answer.wait()
+        self.renewed.append(job_id)
+        return await super().job_heartbeat(job_id, lease, now=now)
+
+
+async def test_a_heartbeat_the_store_is_slow_to_answer_holds_back_no_other(
+    clock: FakeClock, tick: Tick
+) -> None:
+    store = OneSlowHeartbeatStore()
+    queue = JobQueue(store, clock=clock)
+    started = asyncio.Event()
+    finish = asyncio.Event()
+
+    async def handler(payload: bytes) -> None:
+        started.set()
+        await finish.wait()
+
+    queue.handle("work", handler)
+    slow, other = await queue.enqueue("work", 1), await queue.enqueue("work", 2)
+    store.slow_job = slow
+    await queue.start()
+    await started.wait()
+    await tick(30)  # one heartbeat interval
+
+    assert store.renewed == [other]
+    store.answer.set()
+    await clock.settle()
+    assert sorted(store.renewed) == sorted([other, slow])
+    finish.set()
+    await _shutdown(queue, clock)

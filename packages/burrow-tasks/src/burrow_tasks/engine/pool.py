@@ -765,17 +765,24 @@ class WorkerPool:
         """Renew the leases of ``jobs`` (default: every job held, running or claimed ahead);
         stop those refused."""
         now = self._clock.now()
-        for running in self._held() if jobs is None else jobs:
-            if running.stop_reason is not None or running.handler_done:
-                continue
-            job = running.job
-            try:
-                held = await self._store.job_heartbeat(job.id, job.lease, now=now)
-            except Exception as error:
-                warn_in_one_line("burrow: heartbeat of job %s failed: %s", job.id, error=error)
-                continue
-            if not held:
-                self._stop(running, StopReason.LEASE_LOST)
+        renewals = [
+            self._renew(running, now)
+            for running in (self._held() if jobs is None else jobs)
+            if running.stop_reason is None and not running.handler_done
+        ]
+        # All at once: one the database is slow to answer does not hold back the others
+        # (a store may also write them together, as the SQL store's group commit does).
+        await asyncio.gather(*renewals)
+
+    async def _renew(self, running: _RunningJob, now: datetime) -> None:
+        job = running.job
+        try:
+            held = await self._store.job_heartbeat(job.id, job.lease, now=now)
+        except Exception as error:
+            warn_in_one_line("burrow: heartbeat of job %s failed: %s", job.id, error=error)
+            return
+        if not held:
+            self._stop(running, StopReason.LEASE_LOST)
 
     async def _notification_loop(self) -> None:
         try:
