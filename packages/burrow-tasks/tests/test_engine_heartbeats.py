@@ -54,6 +54,22 @@ def blocking_handler(
     return handler
 
 
+def _handled_until_finished(
+    queue: JobQueue, type_name: str, max_retries: int = 3
+) -> tuple[asyncio.Event, asyncio.Event]:
+    """Registers a handler that sets the first event when it starts and returns once the
+    second is set."""
+    started = asyncio.Event()
+    finish = asyncio.Event()
+
+    async def handler(payload: bytes) -> None:
+        started.set()
+        await finish.wait()
+
+    queue.handle(type_name, handler, max_retries=max_retries)
+    return started, finish
+
+
 async def test_a_25_minute_handler_that_heartbeats_is_never_rescued(
     queue: JobQueue, clock: FakeClock, tick: Tick
 ) -> None:
@@ -80,14 +96,7 @@ async def test_a_job_whose_heartbeats_stop_is_rescued_after_the_stale_timeout(
 ) -> None:
     store = SilentHeartbeatStore()
     queue = JobQueue(store, clock=clock)
-    started = asyncio.Event()
-    finish = asyncio.Event()
-
-    async def handler(payload: bytes) -> None:
-        started.set()
-        await finish.wait()
-
-    queue.handle("silent", handler, max_retries=1)
+    started, finish = _handled_until_finished(queue, "silent", max_retries=1)
     job_id = await queue.enqueue("silent", None)
     await queue.start()
     await started.wait()
@@ -293,14 +302,7 @@ async def test_a_heartbeat_the_store_is_slow_to_answer_holds_back_no_other(
 ) -> None:
     store = OneSlowHeartbeatStore()
     queue = JobQueue(store, clock=clock)
-    started = asyncio.Event()
-    finish = asyncio.Event()
-
-    async def handler(payload: bytes) -> None:
-        started.set()
-        await finish.wait()
-
-    queue.handle("work", handler)
+    started, finish = _handled_until_finished(queue, "work")
     slow, other = await queue.enqueue("work", 1), await queue.enqueue("work", 2)
     store.slow_job = slow
     await queue.start()
