@@ -8,16 +8,21 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
-from burrow_jobs_sql import SQLStore
+from burrow_jobs_sql import SQLStore, sessions
 from burrow_tasks.jobs import ClaimedJob, JobError, NewJob
 from burrow_tasks.types import Capability, JobStatus
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 LATER = NOW + timedelta(seconds=1)
 STALE_LEASE = "00000000-0000-4000-8000-000000000000"
+
+
+NO_HANG = 30.0
+"""Seconds after which a write counts as hung: a safety net, never a measurement."""
 
 
 async def _claimed(store: SQLStore, count: int) -> list[ClaimedJob]:
@@ -117,11 +122,14 @@ async def test_a_naive_time_is_refused_before_anything_is_queued(store: SQLStore
 
 @pytest.fixture
 def statements(store: SQLStore) -> Iterator[list[str]]:
-    """The first word of every statement the store sends from now on."""
+    """The first word of every statement the store sends from now on, but the session
+    settings of a connection an SQL thread opens."""
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement.split(None, 1)[0].upper())
+        first = statement.split(None, 1)[0].upper()
+        if first != "SET":
+            seen.append(first)
 
     sa.event.listen(store.engine, "before_cursor_execute", record)
     yield seen
@@ -289,3 +297,38 @@ async def test_a_claim_does_not_wait_behind_a_flush_the_database_holds_up(
 async def test_only_postgresql_declares_parallel_claims(store: SQLStore, db_kind: str) -> None:
     # The engine keeps a second claim in flight only where it can overlap the first.
     assert (Capability.PARALLEL_CLAIMS in store.capabilities) is (db_kind == "postgres")
+
+
+async def test_a_job_row_locked_elsewhere_fails_only_its_own_write(
+    database_dsn: str, postgres_admin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An operator's open transaction holds one job's row: the worker's statement writing
+    # every job's outcome would wait on it, and hold back the others' writes and heartbeats.
+    if not database_dsn.startswith("postgresql"):
+        pytest.skip("the lock timeout is PostgreSQL's (SQLite has its busy timeout)")
+    monkeypatch.setattr(sessions, "LOCK_TIMEOUT", "300ms")
+    store = SQLStore.from_dsn(database_dsn)
+    try:
+        locked, free = await _claimed(store, 2)
+        with psycopg.connect(database_dsn, autocommit=False) as operator:
+            operator.execute(
+                "SELECT 1 FROM burrow_jobs WHERE id = %s FOR UPDATE", (int(locked.id),)
+            )
+            outcomes = await asyncio.wait_for(
+                asyncio.gather(
+                    store.job_complete(locked.id, locked.lease, result=None, now=NOW),
+                    store.job_complete(free.id, free.lease, result=None, now=NOW),
+                    return_exceptions=True,
+                ),
+                NO_HANG,
+            )
+            assert isinstance(outcomes[0], sa.exc.OperationalError)  # lock timeout
+            assert outcomes[1] is True  # written while the other row is still locked
+        # The lock is gone: the failed write lands when tried again, as the engine does.
+        assert await store.job_complete(locked.id, locked.lease, result=None, now=NOW)
+        for job in (locked, free):
+            stored = await store.job_get(job.id)
+            assert stored is not None
+            assert stored.status is JobStatus.COMPLETED
+    finally:
+        await store.close()

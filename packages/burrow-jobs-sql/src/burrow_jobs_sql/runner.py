@@ -18,7 +18,7 @@ the error, not one per thread. A PostgreSQL connection that sat unused for
 ``PING_AFTER_IDLE`` is pinged before its next statement, so a restart during a quiet spell
 costs no call an error at all. On the app's shared engine the threads borrow a connection
 per call, so the store never keeps the app's pool drained, and wrap each call in what the
-store asks of a borrowed connection (``planner.borrowed_session``).
+store asks of a borrowed connection (``sessions.borrowed_session``).
 """
 
 from __future__ import annotations
@@ -122,11 +122,14 @@ class Runner:
         *,
         hold_connections: bool,
         borrowed_session: Callable[[Connection], AbstractContextManager[object]] | None = None,
+        held_session: Callable[[Connection], object] | None = None,
     ) -> None:
         self._engine = engine
         self._hold = hold_connections
         self._borrowed_session = borrowed_session
-        """Wraps each call on a borrowed connection (the store's planner settings)."""
+        """Wraps each call on a borrowed connection (the store's session settings)."""
+        self._held_session = held_session
+        """Prepares each connection a thread opens to hold (the store's session settings)."""
         self._sqlite = engine.dialect.name == "sqlite"
         self._size = max(1, threads)
         self._calls: SimpleQueue[_Call | None] = SimpleQueue()
@@ -224,7 +227,14 @@ class Runner:
                     self._cut(held)
         if held.connection is None:
             held.opened_after = self._cuts
-            held.connection = self.connect()
+            connection = self.connect()
+            if self._held_session is not None:
+                try:
+                    self._held_session(connection)
+                except BaseException:
+                    _discard(connection)
+                    raise
+            held.connection = connection
         return held.connection
 
     def _cut(self, held: _Held) -> None:

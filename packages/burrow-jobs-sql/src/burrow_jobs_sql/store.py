@@ -38,9 +38,9 @@ from burrow_jobs_sql.group_commit import (
 )
 from burrow_jobs_sql.inline_writes import InlineWrites, Passed
 from burrow_jobs_sql.migrate import prepare_schema
-from burrow_jobs_sql.planner import borrowed_session, store_session
 from burrow_jobs_sql.runner import Runner
 from burrow_jobs_sql.schema import CLAIMABLE_SQL, jobs, notify_channel, workers
+from burrow_jobs_sql.sessions import borrowed_session, held_session, store_session
 from burrow_jobs_sql.sqlite_batches import insert_batch, require_json_each
 from burrow_jobs_sql.statements import (
     CLAIM_COLUMNS,
@@ -277,8 +277,10 @@ class SQLStore:
             self._engine,
             threads,
             hold_connections=owns_engine,
-            # The store's own PostgreSQL connections plan this way for life (store_session).
+            # The store's own PostgreSQL connections get the planner settings for life
+            # (store_session, at connect) and the lock timeout when a thread holds one.
             borrowed_session=borrowed_session if self._postgres and not owns_engine else None,
+            held_session=held_session if self._postgres else None,
         )
         # An enqueue on a SQLite file of the store's own is written on the caller's thread
         # when it can start at once (inline_writes.py); an app's shared engine keeps its

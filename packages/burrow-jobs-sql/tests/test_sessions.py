@@ -1,5 +1,6 @@
-"""PostgreSQL plans the store's statements the way they are written for, also on connections
-borrowed from the app's pool, and hands those back planning as the app had them."""
+"""PostgreSQL runs the store's statements with the settings they are written for (planner
+settings, a lock timeout), also on connections borrowed from the app's pool, and hands those
+back as the app had them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from burrow_jobs_sql import SQLStore
 from burrow_jobs_sql.dsn import to_url
-from burrow_jobs_sql.planner import borrowed_session
+from burrow_jobs_sql.sessions import borrowed_session
 from burrow_jobs_sql.statements import build_claim
 from burrow_tasks.jobs import NewJob
 
@@ -78,22 +79,23 @@ async def test_a_store_call_on_the_apps_engine_runs_under_the_settings(
     app_engine: Engine,
 ) -> None:
     store = await _store_with_jobs(app_engine, 10)
-    seen: list[tuple[str, str]] = []
+    seen: list[tuple[str, str, str]] = []
 
     def before_claim(
         _conn: Connection, cursor: psycopg.Cursor[object], statement: str, *_: object
     ) -> None:
-        if "SKIP LOCKED" in statement:  # what the claim's own connection plans with
+        if "SKIP LOCKED" in statement:  # what the claim's own connection runs with
             row = cursor.connection.execute(
-                "SELECT current_setting('enable_sort'), current_setting('enable_bitmapscan')"
+                "SELECT current_setting('enable_sort'), current_setting('enable_bitmapscan'),"
+                " current_setting('lock_timeout')"
             ).fetchone()
             assert row is not None
-            seen.append((str(row[0]), str(row[1])))
+            seen.append((str(row[0]), str(row[1]), str(row[2])))
 
     sa.event.listen(app_engine, "before_cursor_execute", before_claim)
     await store.jobs_claim(5, types=["email"], now=NOW)
     sa.event.remove(app_engine, "before_cursor_execute", before_claim)
-    assert seen == [("off", "off")]
+    assert seen == [("off", "off", "5s")]
     await store.close()
 
 
@@ -127,6 +129,6 @@ def test_a_connection_whose_settings_cannot_be_put_back_is_discarded(
             with psycopg.connect(postgres_admin, autocommit=True) as admin:
                 admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         assert connection.invalidated
-    assert "could not restore the planner settings" in caplog.text
+    assert "could not restore the session settings" in caplog.text
     with app_engine.connect() as connection:  # the pool opened a new one
         assert _settings(connection) == ("on", "on")
