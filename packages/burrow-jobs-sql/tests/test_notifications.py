@@ -17,6 +17,7 @@ from urllib.parse import quote
 import psycopg
 import pytest
 import sqlalchemy as sa
+from psycopg.conninfo import conninfo_to_dict
 
 from burrow_jobs_sql import SQLStore, notify
 from burrow_jobs_sql.dsn import to_url
@@ -315,3 +316,29 @@ def test_a_channel_name_stays_within_postgresqls_limit() -> None:
     long_name = "tenant_" + "é" * 40
     assert len(notify_channel(long_name).encode()) <= 63
     assert notify_channel(long_name) != notify_channel(long_name + "x")
+
+
+async def test_a_store_on_an_apps_engine_listens_where_the_engine_connects(
+    database_dsn: str,
+) -> None:
+    # The app names its database only in connect_args; the URL points elsewhere.
+    if not database_dsn.startswith("postgresql"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    where = conninfo_to_dict(database_dsn)
+    url = to_url(database_dsn).set(database="postgres", query={})
+    engine = sa.create_engine(
+        url, connect_args={"dbname": where["dbname"], "options": where["options"]}
+    )
+    watcher = SQLStore.from_engine(engine, auto_migrate=False)
+    writer = SQLStore.from_dsn(database_dsn)
+    try:
+        iterator = await _listening(watcher)
+        waiting = asyncio.ensure_future(_next_matching(iterator, _available))
+        await asyncio.sleep(0)
+        await writer.jobs_insert([_job()], now=NOW)
+        # Before, the listener connected from the URL alone and heard nothing.
+        assert (await waiting).kind is NotificationKind.AVAILABLE
+    finally:
+        await writer.close()
+        await watcher.close()
+        engine.dispose()

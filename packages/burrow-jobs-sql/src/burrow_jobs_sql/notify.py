@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 
 import psycopg
+from sqlalchemy.exc import DBAPIError
 
 from burrow_jobs_sql.file_writes import FileWrites, open_file_writes
 from burrow_jobs_sql.statements import SQLITE_CANCELLED_SINCE
@@ -364,7 +365,7 @@ def parse_postgres_payload(payload: str) -> Notification:
 
 
 async def listen_postgres(
-    conninfo: str,
+    conninfo: Callable[[], Awaitable[str]],
     channel: str,
     publish: Callable[[Notification], None],
     *,
@@ -373,13 +374,15 @@ async def listen_postgres(
     max_backoff: float = 5.0,
 ) -> None:
     """LISTEN on ``channel`` and publish what arrives, forever; reconnect when the
-    connection drops. After every (re)connect it publishes ``available``, because work may
-    have arrived while nobody listened."""
+    connection drops. ``conninfo`` says where to connect, asked again before every
+    (re)connect (a password may be a token that expires). After every (re)connect it
+    publishes ``available``, because work may have arrived while nobody listened."""
     backoff = min_backoff
     quoted = '"' + channel.replace('"', '""') + '"'
     while True:
         try:
-            async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+            where = await conninfo()
+            async with await psycopg.AsyncConnection.connect(where, autocommit=True) as conn:
                 await conn.execute(f"LISTEN {quoted}")
                 backoff = min_backoff
                 if on_connected is not None:
@@ -391,7 +394,7 @@ async def listen_postgres(
                     publish(parse_postgres_payload(notify.payload))
         except asyncio.CancelledError:
             raise
-        except (psycopg.Error, OSError) as exc:
+        except (psycopg.Error, DBAPIError, OSError) as exc:
             log.warning("burrow notification listener lost its connection (%s); retrying", exc)
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, max_backoff)

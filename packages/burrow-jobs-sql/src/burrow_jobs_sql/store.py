@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 
 import sqlalchemy as sa
+from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import Connection, Engine, Row
 
 from burrow_jobs_sql import notify
@@ -891,11 +892,11 @@ class SQLStore:
             return
         publish = self._broadcaster.publish
         if self._postgres:
-            conninfo = self._engine.url.set(drivername="postgresql").render_as_string(
-                hide_password=False
-            )
             source = notify.listen_postgres(
-                conninfo, self._channel, publish, on_connected=self._listener_connected
+                self._listener_conninfo,
+                self._channel,
+                publish,
+                on_connected=self._listener_connected,
             )
         else:
             assert self._file is not None
@@ -903,6 +904,21 @@ class SQLStore:
                 self._file, publish, self._data_version_interval
             )
         self._source = asyncio.get_running_loop().create_task(source)
+
+    async def _listener_conninfo(self) -> str:
+        return await asyncio.to_thread(self._engine_conninfo)
+
+    def _engine_conninfo(self) -> str:
+        """Where the engine's connections go, read from one it opens: its URL, and on an
+        app's engine also its ``connect_args``, ``creator`` or ``do_connect`` hook (a
+        database named there, a token for a password), which the URL alone would miss."""
+        borrowed = self._engine.raw_connection()
+        try:
+            info = borrowed.driver_connection.info  # type: ignore[union-attr]
+            dsn = str(info.dsn)
+            return make_conninfo(dsn, password=info.password) if info.password else dsn
+        finally:
+            borrowed.close()
 
     listener_backend_pid: int | None = None
     """PostgreSQL: the backend pid of the current LISTEN connection (for diagnostics)."""
