@@ -159,17 +159,16 @@ class ResultTask(TaskDefinition[P], Generic[P, R]):
         decode = self.codec.decode
         encode = self.result_codec.encode
         handler = self.handler
+        async def capture_awaited(awaitable: Awaitable[R]) -> None:
+            capture_result(encode(await awaitable).encode())
+
         if is_async_callable(handler):
             async_handler = cast(Callable[[P], Awaitable[R]], handler)
 
             async def run_async(payload: bytes) -> None:
-                result = await async_handler(decode(payload))
-                capture_result(encode(result).encode())
+                await capture_awaited(async_handler(decode(payload)))
 
             return run_async
-
-        async def capture_awaited(awaitable: Awaitable[R]) -> None:
-            capture_result(encode(await awaitable).encode())
 
         def run_sync(payload: bytes) -> Awaitable[None] | None:
             result = handler(decode(payload))

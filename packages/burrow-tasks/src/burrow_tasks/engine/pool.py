@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from burrow_tasks.clock import Clock
 from burrow_tasks.config import JobsConfig
@@ -178,7 +178,6 @@ class WorkerPool:
         self._saturated = False
         self._loops: list[asyncio.Task[None]] = []
         self._claim_task: asyncio.Task[None] | None = None
-        self._shutting_down: asyncio.Task[None] | None = None
         self._notify_task: asyncio.Task[None] | None = None
         self._started_at: datetime | None = None
         self._last_poll_at: datetime | None = None
@@ -264,13 +263,11 @@ class WorkerPool:
             self._state = _State.STOPPED
             self._done.set()
             return
-        if self._shutting_down is None:
-            self._shutting_down = asyncio.create_task(self._shut_down(), name="burrow-shutdown")
-        # Shielded: a caller that gives up waiting (a timeout around shutdown()) must not
-        # cut shutdown short and leave handlers running unheld while ``done`` says stopped.
-        await asyncio.shield(self._shutting_down)
-
-    async def _shut_down(self) -> None:
+        if self._state is not _State.RUNNING:
+            await self._done.wait()
+            return
+        # The queue runs this shielded (JobQueue.shutdown): a caller that gives up waiting
+        # does not cut it short.
         self._state = _State.STOPPING
         self._wake.set()
         # One grace for the whole stop: claims still in flight and handlers share it.
@@ -622,18 +619,19 @@ class WorkerPool:
         data = running.job.payload.encode()
         with JobScope(running.context, capture):
             if registration.is_async:
-                outcome: Any = registration.handler(data)
-            else:
-                outcome = await run_on_daemon_thread(registration.handler, data)
-                if inspect.isawaitable(outcome):
-                    # Awaited here, on the event loop: from now on a stop cancels it as it
-                    # would an async handler; one that came while the thread ran stops it now.
-                    running.awaits_on_loop = True
-                    if running.stop_reason is not None:
-                        _close(outcome)
-                        raise asyncio.CancelledError
-            if inspect.isawaitable(outcome):
-                await outcome
+                # An async registration's handler returns its coroutine (is_async_callable).
+                await cast(Awaitable[None], registration.handler(data))
+                return
+            outcome = await run_on_daemon_thread(registration.handler, data)
+            if not inspect.isawaitable(outcome):
+                return
+            # Awaited here, on the event loop: from now on a stop cancels it as it would an
+            # async handler; one that came while the thread ran stops it now.
+            running.awaits_on_loop = True
+            if running.stop_reason is not None:
+                _close(outcome)
+                raise asyncio.CancelledError
+            await outcome
 
     async def _written(self, write: Callable[[], Awaitable[bool]], what: str) -> bool | None:
         """An outcome write's verdict; when it fails (the store is away), tried again
