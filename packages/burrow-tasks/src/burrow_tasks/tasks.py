@@ -159,6 +159,7 @@ class ResultTask(TaskDefinition[P], Generic[P, R]):
         decode = self.codec.decode
         encode = self.result_codec.encode
         handler = self.handler
+
         async def capture_awaited(awaitable: Awaitable[R]) -> None:
             capture_result(encode(await awaitable).encode())
 
