@@ -331,12 +331,20 @@ class GroupCommit:
             weakref.WeakKeyDictionary()
         )
         self._lock = threading.Lock()
+        self._latest: tuple[asyncio.AbstractEventLoop, _LoopQueue] | None = None
+        """The loop that wrote last and its queue: a worker writes from one loop, and the
+        weak dictionary's lookup (a weak reference made per call) is most of a write's own
+        cost. Holds that one loop until another writes (a closed loop is never asked again)."""
 
     def _queue(self, loop: asyncio.AbstractEventLoop) -> _LoopQueue:
+        latest = self._latest  # read once: another thread's loop may replace it
+        if latest is not None and latest[0] is loop:
+            return latest[1]
         queue = self._queues.get(loop)
         if queue is None:
             with self._lock:
                 queue = self._queues.setdefault(loop, _LoopQueue(self._run, self._writer))
+        self._latest = (loop, queue)
         return queue
 
     def write(

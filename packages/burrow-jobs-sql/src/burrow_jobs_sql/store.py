@@ -185,23 +185,26 @@ def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
 
 
 def _claimed_jobs(
-    rows: list[Any], *, lease: Callable[[Any], str], time: Callable[[Any], datetime]
+    rows: list[Any], *, lease: Callable[[Any], str] | None, time: Callable[[Any], datetime]
 ) -> list[ClaimedJob]:
     """Rows of a claim's RETURNING (id, type, payload, priority, attempts, max_retries, lease,
-    run_at, created_at) in claim order; ``lease`` and ``time`` read the dialect's raw values."""
+    run_at, created_at) in claim order; ``lease`` (None: already the text the engine holds)
+    and ``time`` read the dialect's raw values."""
     # RETURNING has no order: put the batch back into claim order.
     rows.sort(key=lambda r: (-r[3], r[7], r[0]))
+    # Positional, in ClaimedJob's field order (the RETURNING's): a quarter cheaper than
+    # keywords for a frozen dataclass, once per claimed job.
     return [
         ClaimedJob(
-            id=str(r[0]),
-            type=r[1],
-            payload=r[2],
-            priority=r[3],
-            attempts=r[4],
-            max_retries=r[5],
-            lease=lease(r[6]),
-            run_at=time(r[7]),
-            created_at=time(r[8]),
+            str(r[0]),
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6] if lease is None else lease(r[6]),
+            time(r[7]),
+            time(r[8]),
         )
         for r in rows
     ]
@@ -551,7 +554,7 @@ class SQLStore:
         params = {"now": now, "types": type_list}
         # With outcome writes waiting, the claim shares their statement (one round trip).
         rows = await self._outcomes.claim(ClaimStatement(claim, params, len(CLAIM_COLUMNS)))
-        return _claimed_jobs(rows, lease=str, time=_utc)
+        return _claimed_jobs(rows, lease=None, time=_utc)
 
     async def _claim_sqlite(self, limit: int, types: list[str], now: datetime) -> list[ClaimedJob]:
         key = (limit, len(types))
@@ -587,7 +590,8 @@ class SQLStore:
         return self._outcomes.write(kind, row_id, lease_param, values)
 
     def _time(self, value: datetime, name: str) -> Any:
-        _require_aware(value, name)
+        if value.tzinfo is None or value.utcoffset() is None:  # _require_aware, once per write
+            _require_aware(value, name)
         return value if self._postgres else (value - _EPOCH) // _MICROSECOND
 
     async def job_heartbeat(self, job_id: JobId, lease: Lease, *, now: datetime) -> bool:

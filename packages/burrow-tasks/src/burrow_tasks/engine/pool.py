@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from burrow_tasks.clock import Clock
 from burrow_tasks.config import JobsConfig
@@ -451,7 +451,7 @@ class WorkerPool:
         # Set before the jobs start: a job may finish inside _start (eager start), and
         # its slot must then wake the claimer when this batch filled every slot.
         self._saturated = len(claimed) == limit
-        self._ready.extend(self._prepare(job) for job in claimed)
+        self._ready.extend([self._prepare(job) for job in claimed])
         self._start_ready()
         return len(claimed)
 
@@ -579,7 +579,16 @@ class WorkerPool:
             try:
                 if registration is None:  # cannot happen: only registered types are claimed
                     raise UnknownJobType(job.type, self._registry)
-                await self._invoke(running, registration, capture)
+                data = job.payload.encode()
+                with JobScope(running.context, capture):
+                    if registration.is_async:
+                        # Awaited right here, not in a coroutine of its own: one frame less
+                        # per job. An async registration's handler returns its coroutine.
+                        coroutine = registration.handler(data)
+                        assert coroutine is not None
+                        await coroutine
+                    else:
+                        await self._run_sync(running, registration.handler, data)
             finally:
                 running.handler_done = True
         except asyncio.CancelledError as cancelled:
@@ -613,25 +622,18 @@ class WorkerPool:
             self._finished(running, asyncio.current_task())
 
     @staticmethod
-    async def _invoke(
-        running: _RunningJob, registration: Registration, capture: ResultCapture
-    ) -> None:
-        data = running.job.payload.encode()
-        with JobScope(running.context, capture):
-            if registration.is_async:
-                # An async registration's handler returns its coroutine (is_async_callable).
-                await cast(Awaitable[None], registration.handler(data))
-                return
-            outcome = await run_on_daemon_thread(registration.handler, data)
-            if not inspect.isawaitable(outcome):
-                return
-            # Awaited here, on the event loop: from now on a stop cancels it as it would an
-            # async handler; one that came while the thread ran stops it now.
-            running.awaits_on_loop = True
-            if running.stop_reason is not None:
-                _close(outcome)
-                raise asyncio.CancelledError
-            await outcome
+    async def _run_sync(running: _RunningJob, handler: Callable[[bytes], Any], data: bytes) -> None:
+        """A sync handler, on a daemon thread; an awaitable it returns is awaited here."""
+        outcome = await run_on_daemon_thread(handler, data)
+        if not inspect.isawaitable(outcome):
+            return
+        # Awaited here, on the event loop: from now on a stop cancels it as it would an
+        # async handler; one that came while the thread ran stops it now.
+        running.awaits_on_loop = True
+        if running.stop_reason is not None:
+            _close(outcome)
+            raise asyncio.CancelledError
+        await outcome
 
     async def _written(self, write: Callable[[], Awaitable[bool]], what: str) -> bool | None:
         """An outcome write's verdict; when it fails (the store is away), tried again
@@ -640,21 +642,33 @@ class WorkerPool:
         try:
             return await write()
         except Exception as failure:
-            return await retry_outcome(
-                write,
-                failure,
-                clock=self._clock,
-                give_up_after=self._config.stale_timeout,
-                max_delay=self._config.heartbeat_interval,
-                what=what,
-            )
+            return await self._retry_outcome(write, failure, what)
+
+    async def _retry_outcome(
+        self, write: Callable[[], Awaitable[bool]], failure: Exception, what: str
+    ) -> bool | None:
+        return await retry_outcome(
+            write,
+            failure,
+            clock=self._clock,
+            give_up_after=self._config.stale_timeout,
+            max_delay=self._config.heartbeat_interval,
+            what=what,
+        )
 
     async def _complete(self, job: ClaimedJob, result: str | None) -> None:
         now = self._clock.now()
-        written = await self._written(
-            partial(self._store.job_complete, job.id, job.lease, result=result, now=now),
-            f"job {job.id} as completed",
-        )
+        # The first try inline (as ``_written`` would make it): every job passes here.
+        try:
+            written: bool | None = await self._store.job_complete(
+                job.id, job.lease, result=result, now=now
+            )
+        except Exception as failure:
+            written = await self._retry_outcome(
+                partial(self._store.job_complete, job.id, job.lease, result=result, now=now),
+                failure,
+                f"job {job.id} as completed",
+            )
         if written is None:
             return
         if written:
