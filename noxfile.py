@@ -126,11 +126,14 @@ def tests(session: nox.Session, package: str) -> None:
     if not (ROOT / LOCAL[package] / "pyproject.toml").exists():
         session.skip(f"{package} does not exist yet")
     install_local(session, package)
+    # The admin's runs over PostgreSQL are a heavy leg like the sql session's: 3.12 only.
+    heavy_only = ["-k", "not postgres"] if session.python != HEAVY_PYTHON else []
     session.run(
         "pytest",
         f"{LOCAL[package]}/tests",
         "-m",
         "not browser",
+        *heavy_only,
         *session.posargs,
         env={"BURROW_HYPOTHESIS_PROFILE": hypothesis_profile(session)},
     )

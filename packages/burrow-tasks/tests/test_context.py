@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import threading
 from datetime import UTC, datetime
 
@@ -35,6 +37,39 @@ async def test_a_handler_sees_its_job_in_current_job(queue: JobQueue) -> None:
     await queue.run_until_idle()
 
     assert seen == [(job_id, "ctx", 1, 4)]
+
+
+async def test_handlers_running_at_once_each_see_their_own_job(queue: JobQueue) -> None:
+    both_started = asyncio.Event()
+    started: list[str] = []
+    seen: dict[str, str] = {}
+
+    async def handler(payload: bytes) -> None:
+        started.append(current_job().id)
+        if len(started) == 2:
+            both_started.set()
+        await both_started.wait()  # the other job ran in between
+        seen[current_job().id] = json.loads(payload)["name"]
+
+    queue.handle("ctx", handler)
+    first = await queue.enqueue("ctx", {"name": "first"})
+    second = await queue.enqueue("ctx", {"name": "second"})
+    await queue.run_until_idle()
+
+    assert seen == {first: "first", second: "second"}
+
+
+async def test_the_job_does_not_leak_into_the_code_that_ran_it(queue: JobQueue) -> None:
+    async def handler(payload: bytes) -> None:
+        capture_result(b"1")
+
+    queue.handle("ctx", handler)
+    await queue.enqueue("ctx", None)
+    await queue.run_until_idle()
+
+    with pytest.raises(RuntimeError, match="outside a job handler"):
+        current_job()
+    assert capture_result(b"2") is False
 
 
 async def test_a_sync_handler_sees_its_job_and_the_queue_values(queue: JobQueue) -> None:

@@ -264,3 +264,20 @@ async def test_claims_failing_in_a_row_log_one_error_and_then_their_recovery(
     assert recovered.getMessage().startswith("burrow: claiming jobs works again after ")
     failed = int(recovered.getMessage().split("after ")[1].split()[0])
     assert failed >= 10
+
+
+async def test_a_completion_is_logged_at_debug_level_once_debug_logging_is_on(
+    queue: JobQueue, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def handler(payload: bytes) -> None:
+        pass
+
+    queue.handle("quiet", handler)
+    first = await queue.enqueue("quiet", None)
+    await queue.run_until_idle()
+    caplog.set_level(logging.DEBUG, logger="burrow_tasks")
+    second = await queue.enqueue("quiet", None)
+    await queue.run_until_idle()
+
+    assert f"job {first} (quiet) completed" not in caplog.text
+    assert f"job {second} (quiet) completed" in caplog.text

@@ -337,9 +337,6 @@ class GroupCommit:
         cost. Holds that one loop until another writes (a closed loop is never asked again)."""
 
     def _queue(self, loop: asyncio.AbstractEventLoop) -> _LoopQueue:
-        latest = self._latest  # read once: another thread's loop may replace it
-        if latest is not None and latest[0] is loop:
-            return latest[1]
         queue = self._queues.get(loop)
         if queue is None:
             with self._lock:
@@ -353,7 +350,9 @@ class GroupCommit:
         """Queue one write; the future says whether its lease let it through. (A plain
         call returning the future: one write per finished job, so no coroutine of its own.)"""
         loop = asyncio.get_running_loop()
-        return self._queue(loop).write(loop, kind, row_id, lease, values)
+        latest = self._latest  # read once: another thread's loop may replace it
+        queue = latest[1] if latest is not None and latest[0] is loop else self._queue(loop)
+        return queue.write(loop, kind, row_id, lease, values)
 
     async def claim(self, statement: ClaimStatement) -> list[Any]:
         """The claimed rows: with the writes waiting on this loop, in their transaction (on

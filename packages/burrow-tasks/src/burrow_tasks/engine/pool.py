@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import enum
 import inspect
 import logging
@@ -31,7 +32,7 @@ from typing import Any, TypeVar
 
 from burrow_tasks.clock import Clock
 from burrow_tasks.config import JobsConfig
-from burrow_tasks.context import JobContext, JobScope, ResultCapture
+from burrow_tasks.context import JobContext, ResultCapture, job_context
 from burrow_tasks.durations import format_duration
 from burrow_tasks.engine.outcomes import job_error
 from burrow_tasks.engine.recording import retry_outcome
@@ -119,15 +120,18 @@ class MaintenanceReport:
     errors: list[str] = field(default_factory=list)
 
 
-def _start_task(coroutine: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
+def _start_task(
+    coroutine: Coroutine[Any, Any, T], *, name: str, context: contextvars.Context | None = None
+) -> asyncio.Task[T]:
     """A task started eagerly where Python can (3.12+): the coroutine runs at once up to its
     first real wait instead of one event-loop turn later. For a job, the handler and its
     completion run inside the claim when they are short; for a claim on a store that answers
-    without waiting (the memory store), the task is done before anyone awaits it."""
+    without waiting (the memory store), the task is done before anyone awaits it. ``context``
+    as for ``asyncio.create_task`` (default: a copy of the current one)."""
     if _EAGER_TASKS:
         loop = asyncio.get_running_loop()
-        return asyncio.Task(coroutine, loop=loop, name=name, eager_start=True)  # type: ignore[call-arg,unused-ignore]
-    return asyncio.create_task(coroutine, name=name)
+        return asyncio.Task(coroutine, loop=loop, name=name, context=context, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+    return asyncio.create_task(coroutine, name=name, context=context)
 
 
 _EAGER_TASKS = sys.version_info >= (3, 12)
@@ -156,6 +160,7 @@ class WorkerPool:
         self._ready: collections.deque[_RunningJob] = collections.deque()
         self._start_scheduled = False
         self._last_claim_full = False
+        self._log_completions = logger.isEnabledFor(logging.DEBUG)
         # Jobs whose handler has returned and whose outcome is being written: their slot is
         # already free, so the next claim overlaps the write instead of waiting for it.
         self._writing: set[asyncio.Task[None]] = set()
@@ -448,6 +453,9 @@ class WorkerPool:
         finally:
             self._reserved -= limit
         self._last_claim_full = len(claimed) == limit
+        # Asked once per claim, not per completion (two calls per job): a change of the log
+        # level applies from the next batch.
+        self._log_completions = logger.isEnabledFor(logging.DEBUG)
         # Set before the jobs start: a job may finish inside _start (eager start), and
         # its slot must then wake the claimer when this batch filled every slot.
         self._saturated = len(claimed) == limit
@@ -512,8 +520,11 @@ class WorkerPool:
     def _start(self, running: _RunningJob) -> None:
         job = running.job
         self._running[job.lease] = running
+        capture = ResultCapture()
         task = _start_task(
-            self._execute(running, running.registration), name=f"burrow-job-{job.id}"
+            self._execute(running, running.registration, capture),
+            name=f"burrow-job-{job.id}",
+            context=job_context(running.context, capture),
         )
         running.task = task
         if not _EAGER_TASKS:
@@ -536,7 +547,8 @@ class WorkerPool:
 
     def _finished(self, running: _RunningJob, task: asyncio.Task[Any] | None) -> None:
         """The job's task is done: its slot is free and its outcome written (or given up)."""
-        self._free_slot(running)
+        if self._running.get(running.job.lease) is running:  # not freed when its handler returned
+            self._free_slot(running)
         if task is not None:
             self._writing.discard(task)
 
@@ -572,23 +584,25 @@ class WorkerPool:
 
     # --- running one job -----------------------------------------------------------------------
 
-    async def _execute(self, running: _RunningJob, registration: Registration | None) -> None:
+    async def _execute(
+        self, running: _RunningJob, registration: Registration | None, capture: ResultCapture
+    ) -> None:
+        """The job's task, run in its own context (``job_context``): ``current_job()`` is
+        this job and ``capture`` takes its result."""
         job = running.job
-        capture = ResultCapture()
         try:
             try:
                 if registration is None:  # cannot happen: only registered types are claimed
                     raise UnknownJobType(job.type, self._registry)
                 data = job.payload.encode()
-                with JobScope(running.context, capture):
-                    if registration.is_async:
-                        # Awaited right here, not in a coroutine of its own: one frame less
-                        # per job. An async registration's handler returns its coroutine.
-                        coroutine = registration.handler(data)
-                        assert coroutine is not None
-                        await coroutine
-                    else:
-                        await self._run_sync(running, registration.handler, data)
+                if registration.is_async:
+                    # Awaited right here, not in a coroutine of its own: one frame less per
+                    # job. An async registration's handler returns its coroutine.
+                    coroutine = registration.handler(data)
+                    assert coroutine is not None
+                    await coroutine
+                else:
+                    await self._run_sync(running, registration.handler, data)
             finally:
                 running.handler_done = True
         except asyncio.CancelledError as cancelled:
@@ -616,7 +630,7 @@ class WorkerPool:
             await self._fail(job, error)
         else:
             self._handler_returned(running)
-            await self._complete(job, capture.text)
+            await self._complete(job, None if capture.data is None else capture.data.decode())
         finally:
             # The current task, not running.task: an eager task can end inside _start.
             self._finished(running, asyncio.current_task())
@@ -672,7 +686,8 @@ class WorkerPool:
         if written is None:
             return
         if written:
-            logger.debug("burrow: job %s (%s) completed", job.id, job.type)
+            if self._log_completions:
+                logger.debug("burrow: job %s (%s) completed", job.id, job.type)
         else:
             logger.info("burrow: job %s finished but no longer held: outcome refused", job.id)
 
