@@ -17,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 
@@ -190,8 +191,10 @@ def _claimed_jobs(
     """Rows of a claim's RETURNING (id, type, payload, priority, attempts, max_retries, lease,
     run_at, created_at) in claim order; ``lease`` (None: already the text the engine holds)
     and ``time`` read the dialect's raw values."""
-    # RETURNING has no order: put the batch back into claim order.
-    rows.sort(key=lambda r: (-r[3], r[7], r[0]))
+    # RETURNING has no order: put the batch back into claim order (priority descending, then
+    # run_at, then id) with two stable sorts on C key functions, no Python call per row.
+    rows.sort(key=itemgetter(7, 0))
+    rows.sort(key=itemgetter(3), reverse=True)
     # Positional, in ClaimedJob's field order (the RETURNING's): a quarter cheaper than
     # keywords for a frozen dataclass, once per claimed job.
     return [

@@ -148,13 +148,9 @@ def job_context(context: JobContext, capture: ResultCapture) -> contextvars.Cont
     context is its own, so nothing has to be reset when the handler returns (a scope entered
     and left per job cost a short handler three calls more)."""
     scope = contextvars.copy_context()
-    scope.run(_set_job, context, capture)
+    scope.run(_current_job.set, context)
+    scope.run(_result_capture.set, capture)
     return scope
-
-
-def _set_job(context: JobContext, capture: ResultCapture) -> None:
-    _current_job.set(context)
-    _result_capture.set(capture)
 
 
 def capture_result(data: bytes) -> bool:
