@@ -53,11 +53,17 @@ def _available(item: Notification) -> bool:
     return item.kind is NotificationKind.AVAILABLE
 
 
+def _some_cancelled(item: Notification) -> bool:
+    return item == Notification(NotificationKind.CANCELLED)
+
+
 async def _listening(store: SQLStore) -> AsyncIterator[Notification]:
-    """A started iterator; on PostgreSQL, past the hint the listener sends on connecting."""
+    """A started iterator; on PostgreSQL, past the two hints the listener sends on
+    connecting."""
     iterator = store.notifications()
     if store.dialect == "postgresql":
         await _next_matching(iterator, _available)
+        await _next_matching(iterator, _some_cancelled)
     return iterator
 
 
@@ -273,14 +279,32 @@ async def test_postgres_listener_reconnects_after_its_backend_is_terminated(
     assert first_pid is not None
     with psycopg.connect(postgres_admin, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (first_pid,))
-    # The reconnected listener announces itself with an "available" hint ...
+    # The reconnected listener announces itself with both hints ...
     await _next_matching(iterator, _available)
+    await _next_matching(iterator, _some_cancelled)
     assert store.listener_backend_pid not in (None, first_pid)
     # ... and delivers new notifications again.
     waiting = asyncio.ensure_future(_next_matching(iterator, _available))
     await asyncio.sleep(0)
     await store.jobs_insert([_job()], now=NOW)
     assert (await waiting).kind is NotificationKind.AVAILABLE
+
+
+async def test_the_postgres_listener_says_on_connecting_that_a_job_may_have_been_cancelled(
+    store: SQLStore,
+) -> None:
+    # A cancel made before LISTEN (a worker claims its first jobs while its listener still
+    # connects) or while the connection was down is never delivered: the unnamed hint makes
+    # the engine check every job it holds at once instead of at the next heartbeat.
+    if store.dialect != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    iterator = store.notifications()
+    first = await asyncio.wait_for(anext(iterator), NO_HANG)
+    second = await asyncio.wait_for(anext(iterator), NO_HANG)
+    assert [first, second] == [
+        Notification(NotificationKind.AVAILABLE),
+        Notification(NotificationKind.CANCELLED),
+    ]
 
 
 async def test_close_ends_every_iterator(store: SQLStore) -> None:

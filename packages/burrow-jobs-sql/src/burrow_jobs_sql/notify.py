@@ -29,6 +29,7 @@ from burrow_tasks.jobs import Notification, NotificationKind
 
 __all__ = [
     "AVAILABLE",
+    "SOME_CANCELLED",
     "Broadcaster",
     "FileBroadcasts",
     "Subscription",
@@ -40,6 +41,9 @@ __all__ = [
 log = logging.getLogger("burrow_jobs_sql.notify")
 
 AVAILABLE = Notification(NotificationKind.AVAILABLE)
+SOME_CANCELLED = Notification(NotificationKind.CANCELLED)
+"""A running job may have been cancelled, which one unknown: the engine checks every job it
+holds (one heartbeat each)."""
 _MAX_QUEUED = 1024
 
 
@@ -376,7 +380,10 @@ async def listen_postgres(
     """LISTEN on ``channel`` and publish what arrives, forever; reconnect when the
     connection drops. ``conninfo`` says where to connect, asked again before every
     (re)connect (a password may be a token that expires). After every (re)connect it
-    publishes ``available``, because work may have arrived while nobody listened."""
+    publishes ``available`` and an unnamed ``cancelled``: work may have arrived, and a running
+    job may have been cancelled, while nobody listened (before the first ``LISTEN`` too: a
+    worker claims its first jobs while its listener still connects), and a missed cancel
+    would otherwise reach its job only at the next heartbeat."""
     backoff = min_backoff
     quoted = '"' + channel.replace('"', '""') + '"'
     while True:
@@ -390,6 +397,7 @@ async def listen_postgres(
                     if result is not None:
                         await result
                 publish(AVAILABLE)
+                publish(SOME_CANCELLED)
                 async for notify in conn.notifies():
                     publish(parse_postgres_payload(notify.payload))
         except asyncio.CancelledError:
