@@ -593,8 +593,7 @@ class SQLStore:
         return self._outcomes.write(kind, row_id, lease_param, values)
 
     def _time(self, value: datetime, name: str) -> Any:
-        if value.tzinfo is None or value.utcoffset() is None:  # _require_aware, once per write
-            _require_aware(value, name)
+        _require_aware(value, name)
         return value if self._postgres else (value - _EPOCH) // _MICROSECOND
 
     async def job_heartbeat(self, job_id: JobId, lease: Lease, *, now: datetime) -> bool:

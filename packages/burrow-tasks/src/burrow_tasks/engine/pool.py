@@ -547,8 +547,7 @@ class WorkerPool:
 
     def _finished(self, running: _RunningJob, task: asyncio.Task[Any] | None) -> None:
         """The job's task is done: its slot is free and its outcome written (or given up)."""
-        if self._running.get(running.job.lease) is running:  # not freed when its handler returned
-            self._free_slot(running)
+        self._free_slot(running)
         if task is not None:
             self._writing.discard(task)
 
