@@ -325,3 +325,52 @@ async def test_claims_in_parallel_hold_at_most_three_batches(clock: FakeClock) -
     handlers.gate("2").set()
     handlers.gate("3").set()
     await queue.shutdown()
+
+
+class OneAnswerAtATimeStore(MemoryStore):
+    """Runs claims in parallel; each claim waits for its own gate (``gates[n]`` answers the
+    n-th claim), so claims can return out of order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gates: list[asyncio.Event] = []
+        self.in_flight = 0
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return super().capabilities | {Capability.PARALLEL_CLAIMS}
+
+    async def jobs_claim(
+        self, limit: int, *, types: Collection[str], now: datetime
+    ) -> list[ClaimedJob]:
+        gate = asyncio.Event()
+        self.gates.append(gate)
+        self.in_flight += 1
+        try:
+            await gate.wait()
+            return await super().jobs_claim(limit, types=types, now=now)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_a_claim_that_returns_before_an_older_one_is_followed_by_the_next_claim(
+    clock: FakeClock,
+) -> None:
+    store, handlers = OneAnswerAtATimeStore(), Handlers()
+    queue = JobQueue(store, JobsConfig(workers=2, claim_ahead=4), clock=clock)
+    queue.handle("work", handlers)
+    await queue.enqueue_batch("work", [str(n) for n in range(60)])
+    await queue.start()
+    await clock.settle()
+    store.gates[0].set()  # the first claim: two quick jobs, so the pool claims ahead
+    await clock.settle(rounds=50)
+    assert len(store.gates) == 4  # three claims in flight
+
+    store.gates[2].set()  # the second of them returns; the oldest is still held
+    await clock.settle(rounds=50)
+
+    assert len(store.gates) == 5
+    assert store.in_flight == 3
+    for gate in store.gates:
+        gate.set()
+    await queue.shutdown()
