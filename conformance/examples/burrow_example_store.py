@@ -26,6 +26,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _CLAIMABLE = "status IN ('pending', 'failed')"
 _LEASED = "status = 'running' AND lease = :lease AND id = :id"
+_COMPLETE = (
+    "status = 'completed', result = :result, lease = NULL, completed_at = :now, updated_at = :now"
+)
 _TIMES = "run_at created_at updated_at last_attempted_at heartbeat_at completed_at failed_at"
 _CLAIMED_FIELDS = [field.name for field in dataclasses.fields(bt.ClaimedJob)]
 
@@ -58,7 +61,7 @@ class SqliteExampleStore:
 
     @property
     def capabilities(self) -> frozenset[bt.Capability]:
-        return frozenset({bt.Capability.CROSS_PROCESS})
+        return frozenset({bt.Capability.BATCH_COMPLETE, bt.Capability.CROSS_PROCESS})
 
     @contextmanager
     def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
@@ -122,9 +125,22 @@ class SqliteExampleStore:
     async def job_complete(
         self, job_id: bt.JobId, lease: bt.Lease, *, result: str | None, now: datetime
     ) -> bool:
-        sets = """status = 'completed', result = :result, lease = NULL, completed_at = :now,
-            updated_at = :now"""
-        return self._write_if_leased(job_id, lease, sets, result=result, now=_us(now))
+        return self._write_if_leased(job_id, lease, _COMPLETE, result=result, now=_us(now))
+
+    async def jobs_complete(
+        self, completions: Sequence[bt.Completion], *, now: datetime
+    ) -> list[bool]:
+        """Capability ``batch_complete``: every completion in one transaction, each under the
+        lease guard on its own (a second completion of one job finds its lease cleared)."""
+        update = f"UPDATE jobs SET {_COMPLETE} WHERE {_LEASED} RETURNING id"
+        with self._transaction() as db:
+            return [
+                db.execute(
+                    update, {"id": _row_id(i), "lease": lease, "result": result, "now": _us(now)}
+                ).fetchone()
+                is not None
+                for i, lease, result in completions
+            ]
 
     async def job_fail(
         self,

@@ -89,6 +89,19 @@ class CompleteIgnoresLease(SqliteExampleStore):
         return bool(self._run(update, {"id": int(job_id), "result": result, "now": _us(now)}))
 
 
+class BatchCompleteIgnoresLease(SqliteExampleStore):
+    async def jobs_complete(
+        self, completions: Sequence[bt.Completion], *, now: datetime
+    ) -> list[bool]:
+        update = """UPDATE jobs SET status = 'completed', result = :result, lease = NULL,
+            completed_at = :now, updated_at = :now WHERE id = :id AND status = 'running'
+            RETURNING id"""
+        return [
+            bool(self._run(update, {"id": int(job_id), "result": result, "now": _us(now)}))
+            for job_id, _, result in completions
+        ]
+
+
 class FailIgnoresRetryAt(SqliteExampleStore):
     async def job_fail(
         self,
@@ -148,6 +161,7 @@ MUTANTS: dict[str, str] = {
     ClaimIgnoresRunAt.__name__: "test_claim_skips_jobs_scheduled_in_the_future",
     ClaimReturnsRunningJob.__name__: "test_claim_never_returns_a_running_job",
     CompleteIgnoresLease.__name__: "test_complete_with_a_wrong_lease_is_refused",
+    BatchCompleteIgnoresLease.__name__: "test_jobs_complete_refuses_a_wrong_lease_alone",
     AttemptNumberAsLease.__name__: "test_late_complete_after_cancel_retry_reclaim_is_refused",
     FailIgnoresRetryAt.__name__: "test_fail_with_retry_at_schedules_the_retry",
     RescueIgnoresHeartbeat.__name__: "test_rescue_leaves_a_job_heartbeated_after_the_cutoff",

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from burrow_tasks.errors import InvalidJobStatus, JobNotFound, PayloadError
-from burrow_tasks.jobs import ClaimedJob, FinishedMinute, Job, JobError, NewJob
+from burrow_tasks.jobs import ClaimedJob, Completion, FinishedMinute, Job, JobError, NewJob
 from burrow_tasks.store import (
     CANCEL_ACCEPTS,
     LEASE_EXPIRED_ERROR_CLASS,
@@ -154,6 +154,14 @@ class Model:
             lease=None,
         )
         return True
+
+    def jobs_complete(self, completions: Sequence[Completion], *, now: datetime) -> list[bool]:
+        """Capability ``batch_complete``: each as ``job_complete``, in order (a second
+        completion of one job in the batch is refused: the first cleared its lease)."""
+        return [
+            self.job_complete(job_id, lease, result=result, now=now)
+            for job_id, lease, result in completions
+        ]
 
     def job_fail(
         self,

@@ -29,6 +29,7 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     invariant,
     multiple,
+    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -39,9 +40,9 @@ from burrow_conformance._harness import T0, StoreFactory
 from burrow_conformance.model import Model
 from burrow_conformance.profiles import profile_settings
 from burrow_tasks.errors import InvalidJobStatus, JobNotFound, PayloadError
-from burrow_tasks.jobs import ClaimedJob, Job, JobError, NewJob
-from burrow_tasks.store import JobStore
-from burrow_tasks.types import JobId, JobStatus, Lease
+from burrow_tasks.jobs import ClaimedJob, Completion, Job, JobError, NewJob
+from burrow_tasks.store import CompletesInBatches, JobStore
+from burrow_tasks.types import Capability, JobId, JobStatus, Lease
 
 __all__ = ["StoreMachine", "run_machine"]
 
@@ -222,6 +223,27 @@ class StoreMachine(RuleBasedStateMachine):
             )
         )
         check(Rule.LEASE_GUARD, f"job_complete({job}, lease={lease})", expected=expected, got=got)
+
+    @precondition(lambda self: Capability.BATCH_COMPLETE in self.store.capabilities)
+    @rule(
+        items=st.lists(
+            st.tuples(jobs, st.sampled_from(gen.LEASE_CHOICES), gen.results), min_size=1, max_size=4
+        )
+    )
+    def complete_batch(self, items: list[tuple[JobId, str, str | None]]) -> None:
+        leases = [self._lease_for(job, lease) for job, lease, _ in items]
+        pairs = list(zip(items, leases, strict=True))
+        expected = self.model.jobs_complete(
+            [Completion(job, lease, result) for (job, _, result), lease in pairs], now=self.now
+        )
+        batch = [
+            Completion(self._sid(job), self._store_lease[lease], result)
+            for (job, _, result), lease in pairs
+        ]
+        store = cast(CompletesInBatches, self.store)
+        got = self._run(store.jobs_complete(batch, now=self.now))
+        operation = "jobs_complete(" + ", ".join(f"{job}/{lease}" for job, lease, _ in items) + ")"
+        check(Rule.LEASE_GUARD, operation, expected=expected, got=got)
 
     @rule(job=jobs, lease=st.sampled_from(gen.LEASE_CHOICES), retry_in=gen.retry_delays)
     def fail(self, job: JobId, lease: str, retry_in: int | None) -> None:

@@ -6,24 +6,27 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime, timedelta
 
 import pytest
 
 from burrow_jobs_memory import MemoryStore
 from burrow_tasks import FakeClock, JobQueue, JobsConfig, JobStatus
-from burrow_tasks.jobs import ClaimedJob, JobError
-from burrow_tasks.types import JobId, Lease
+from burrow_tasks.jobs import ClaimedJob, Completion, JobError
+from burrow_tasks.types import Capability, JobId, Lease
 
 CONFIG = JobsConfig(heartbeat_interval=timedelta(seconds=2), stale_timeout=timedelta(seconds=30))
 
 
 class AwayStore(MemoryStore):
-    """Outcome writes fail, as on a database that is restarting, while ``away`` is set."""
+    """Outcome writes fail, as on a database that is restarting, while ``away`` is set.
+    With ``batches`` the engine completes jobs through ``jobs_complete`` (a batch counts as
+    one try), without it one ``job_complete`` per job."""
 
-    def __init__(self, clock: FakeClock) -> None:
+    def __init__(self, clock: FakeClock, *, batches: bool) -> None:
         super().__init__()
+        self.batches = batches
         self.away = False
         self.away_for_claims = False
         self.tries: list[datetime] = []
@@ -34,11 +37,22 @@ class AwayStore(MemoryStore):
         if self.away:
             raise ConnectionError("the database is restarting")
 
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        declared = super().capabilities
+        return declared if self.batches else declared - {Capability.BATCH_COMPLETE}
+
     async def job_complete(
         self, job_id: JobId, lease: Lease, *, result: str | None = None, now: datetime
     ) -> bool:
         self._knock()
         return await super().job_complete(job_id, lease, result=result, now=now)
+
+    async def jobs_complete(
+        self, completions: Sequence[Completion], *, now: datetime
+    ) -> list[bool]:
+        self._knock()
+        return await super().jobs_complete(completions, now=now)
 
     async def jobs_claim(
         self, limit: int, *, types: Collection[str], now: datetime
@@ -60,9 +74,9 @@ class AwayStore(MemoryStore):
         return await super().job_fail(job_id, lease, error=error, retry_at=retry_at, now=now)
 
 
-@pytest.fixture
-def away_store(clock: FakeClock) -> AwayStore:
-    return AwayStore(clock)
+@pytest.fixture(params=["batches", "one by one"])
+def away_store(clock: FakeClock, request: pytest.FixtureRequest) -> AwayStore:
+    return AwayStore(clock, batches=request.param == "batches")
 
 
 @pytest.fixture

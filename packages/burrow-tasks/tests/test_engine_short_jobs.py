@@ -4,15 +4,17 @@ task start), and every guarantee holds as for jobs that wait."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 
 from burrow_jobs_memory import MemoryStore
 from burrow_tasks import FakeClock, JobQueue, JobsConfig, JobStatus
+from burrow_tasks.jobs import Completion
 from burrow_tasks.types import JobId, Lease
 
 
 class SlowCompletionStore(MemoryStore):
-    """Holds every ``job_complete`` until ``release`` is set, as a slow database would."""
+    """Holds every completion until ``release`` is set, as a slow database would."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -25,6 +27,13 @@ class SlowCompletionStore(MemoryStore):
         self.waiting += 1
         await self.release.wait()
         return await super().job_complete(job_id, lease, result=result, now=now)
+
+    async def jobs_complete(
+        self, completions: Sequence[Completion], *, now: datetime
+    ) -> list[bool]:
+        self.waiting += len(completions)
+        await self.release.wait()
+        return await super().jobs_complete(completions, now=now)
 
 
 async def _noop(payload: bytes) -> None:

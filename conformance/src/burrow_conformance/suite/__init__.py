@@ -7,6 +7,7 @@ backend's ``class TestMyStore(JobStoreTests)`` is what pytest collects.
 from __future__ import annotations
 
 from burrow_conformance.suite.batch import BatchTests, InsertTests
+from burrow_conformance.suite.batch_complete import BatchCompleteTests
 from burrow_conformance.suite.claim import ClaimTests
 from burrow_conformance.suite.cleanup import CleanupTests
 from burrow_conformance.suite.concurrency import ConcurrencyTests
@@ -25,6 +26,7 @@ from burrow_conformance.suite.transactional import TransactionalEnqueueTests
 from burrow_conformance.suite.workers import WorkerTests
 
 __all__ = [
+    "BatchCompleteTests",
     "BatchTests",
     "ClaimTests",
     "CleanupTests",
@@ -53,6 +55,7 @@ class JobStoreTests(
     BatchTests,
     ClaimTests,
     LeaseTests,
+    BatchCompleteTests,
     FailTests,
     ReleaseTests,
     RescueTests,

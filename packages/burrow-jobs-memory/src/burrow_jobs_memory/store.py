@@ -20,6 +20,7 @@ from burrow_jobs_memory.notify import Broadcaster
 from burrow_tasks.errors import InvalidJobStatus, JobNotFound, NotSupported
 from burrow_tasks.jobs import (
     ClaimedJob,
+    Completion,
     FinishedMinute,
     Job,
     JobError,
@@ -99,7 +100,7 @@ class MemoryStore:
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        return frozenset({Capability.NOTIFY})
+        return frozenset({Capability.BATCH_COMPLETE, Capability.NOTIFY})
 
     # --- enqueue -------------------------------------------------------------------------
 
@@ -182,6 +183,21 @@ class MemoryStore:
             row.result = result
             row.lease = None
             return True
+
+    async def jobs_complete(
+        self, completions: Sequence[Completion], *, now: datetime
+    ) -> list[bool]:
+        with self._lock:
+            verdicts: list[bool] = []
+            for job_id, lease, result in completions:
+                row = self._leased(job_id, lease)
+                verdicts.append(row is not None)
+                if row is not None:
+                    row.status = JobStatus.COMPLETED
+                    row.completed_at = row.updated_at = now
+                    row.result = result
+                    row.lease = None
+            return verdicts
 
     async def job_fail(
         self,

@@ -165,14 +165,23 @@ class _Claim:
 
 @dataclass(eq=False, slots=True)
 class OutcomeWrite:
-    """One caller's write: the job's id, its lease and the kind's row values, already in
-    the form the driver takes (SQLite: integer microseconds and hex leases)."""
+    """One row to write: the job's id, its lease and the kind's row values, already in the
+    form the driver takes (SQLite: integer microseconds and hex leases)."""
 
     kind: OutcomeKind
     row_id: int
     lease: str
     values: tuple[Any, ...]
-    future: asyncio.Future[bool] = field(repr=False)
+
+
+@dataclass(eq=False, slots=True)
+class _Waiting:
+    """One caller's rows and the future that gets their verdicts: a bool for a single write
+    (``GroupCommit.write``), a list in row order for a batch (``GroupCommit.write_many``)."""
+
+    writes: list[OutcomeWrite]
+    future: asyncio.Future[Any] = field(repr=False)
+    single: bool
 
 
 class BulkWriter:
@@ -350,9 +359,23 @@ class GroupCommit:
         """Queue one write; the future says whether its lease let it through. (A plain
         call returning the future: one write per finished job, so no coroutine of its own.)"""
         loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self._loop_queue(loop).add(
+            loop, _Waiting([OutcomeWrite(kind, row_id, lease, values)], future, True)
+        )
+        return future
+
+    def write_many(self, writes: list[OutcomeWrite]) -> asyncio.Future[list[bool]]:
+        """Queue rows that are written together or not at all (one transaction); the
+        future gets a verdict per row, in order, or the error that wrote none of them."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[bool]] = loop.create_future()
+        self._loop_queue(loop).add(loop, _Waiting(writes, future, False))
+        return future
+
+    def _loop_queue(self, loop: asyncio.AbstractEventLoop) -> _LoopQueue:
         latest = self._latest  # read once: another thread's loop may replace it
-        queue = latest[1] if latest is not None and latest[0] is loop else self._queue(loop)
-        return queue.write(loop, kind, row_id, lease, values)
+        return latest[1] if latest is not None and latest[0] is loop else self._queue(loop)
 
     async def claim(self, statement: ClaimStatement) -> list[Any]:
         """The claimed rows: with the writes waiting on this loop, in their transaction (on
@@ -373,7 +396,7 @@ class _LoopQueue:
     def __init__(self, run: RunFn, writer: BulkWriter) -> None:
         self._run = run
         self._writer = writer
-        self._pending: list[OutcomeWrite] = []
+        self._pending: list[_Waiting] = []
         self._claims: list[_Claim] = []
         self._drains = 0
         self._in_statement = 0
@@ -388,21 +411,12 @@ class _LoopQueue:
         """A claim already waits for the next flush."""
         return bool(self._claims)
 
-    def write(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        kind: OutcomeKind,
-        row_id: int,
-        lease: str,
-        values: tuple[Any, ...],
-    ) -> asyncio.Future[bool]:
-        future: asyncio.Future[bool] = loop.create_future()
-        self._pending.append(OutcomeWrite(kind, row_id, lease, values, future))
+    def add(self, loop: asyncio.AbstractEventLoop, waiting: _Waiting) -> None:
+        self._pending.append(waiting)
         if not self._drains:
             # Started as a task, so every write made in this turn of the event loop (ten
             # handlers finishing together) joins the first flush.
             self._start_drain(loop)
-        return future
 
     def _start_drain(self, loop: asyncio.AbstractEventLoop) -> None:
         self._drains += 1
@@ -436,10 +450,11 @@ class _LoopQueue:
         finally:
             self._drains -= 1
 
-    async def _flush(self, batch: list[OutcomeWrite], claims: list[_Claim]) -> None:
+    async def _flush(self, batch: list[_Waiting], claims: list[_Claim]) -> None:
+        writes = batch[0].writes if len(batch) == 1 else [w for c in batch for w in c.writes]
         try:
             verdicts, claimed = await self._run(
-                lambda c: self._writer.write_and_claim(c, batch, claims)
+                lambda c: self._writer.write_and_claim(c, writes, claims)
             )
         except Exception as error:
             if claims:
@@ -452,13 +467,20 @@ class _LoopQueue:
                 _settle(batch[0].future, error)
                 return
             # One bad row (say, text PostgreSQL refuses) must not fail its neighbours:
-            # write each on its own, so only that caller sees the error.
+            # write each caller's rows on their own, so only that caller sees the error.
             log.debug("burrow: group commit of %d writes failed; writing one by one", len(batch))
-            for write in batch:
-                await self._flush([write], [])
+            for waiting in batch:
+                await self._flush([waiting], [])
             return
-        for write, verdict in zip(batch, verdicts, strict=True):
-            _settle(write.future, verdict)
+        start = 0
+        for waiting in batch:
+            if waiting.single:
+                _settle(waiting.future, verdicts[start])
+                start += 1
+            else:
+                end = start + len(waiting.writes)
+                _settle(waiting.future, verdicts[start:end])
+                start = end
         for claim, rows in zip(claims, claimed, strict=True):
             _settle(claim.future, rows)
 

@@ -37,6 +37,7 @@ from burrow_jobs_sql.group_commit import (
     ClaimStatement,
     GroupCommit,
     OutcomeKind,
+    OutcomeWrite,
 )
 from burrow_jobs_sql.inline_writes import InlineWrites, Passed
 from burrow_jobs_sql.migrate import prepare_schema
@@ -58,6 +59,7 @@ from burrow_jobs_sql.transaction import explicit_transaction, require_autocommit
 from burrow_tasks.errors import InvalidJobStatus, JobNotFound
 from burrow_tasks.jobs import (
     ClaimedJob,
+    Completion,
     FinishedMinute,
     Job,
     JobError,
@@ -437,7 +439,12 @@ class SQLStore:
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        declared = {Capability.CROSS_PROCESS, Capability.NOTIFY, Capability.TRANSACTIONAL_ENQUEUE}
+        declared = {
+            Capability.BATCH_COMPLETE,
+            Capability.CROSS_PROCESS,
+            Capability.NOTIFY,
+            Capability.TRANSACTIONAL_ENQUEUE,
+        }
         if self._postgres:
             # One SQL thread and one writer at a time on SQLite: more claims in flight
             # would only queue behind the first, each at the cost of a commit of its own.
@@ -603,6 +610,27 @@ class SQLStore:
         self, job_id: JobId, lease: Lease, *, result: str | None, now: datetime
     ) -> bool:
         return await self._group_write(COMPLETE, job_id, lease, self._time(now, "now"), result)
+
+    async def jobs_complete(
+        self, completions: Sequence[Completion], *, now: datetime
+    ) -> list[bool]:
+        """Every completion through the group commit as one caller: the rows share a
+        transaction (and the claim and other writes waiting beside them)."""
+        at = self._time(now, "now")
+        verdicts = [False] * len(completions)
+        places: list[int] = []
+        writes: list[OutcomeWrite] = []
+        for place, (job_id, lease, result) in enumerate(completions):
+            row_id = _parse_id(job_id)
+            lease_param = _lease_param(lease, postgres=self._postgres)
+            if row_id is not None and lease_param is not None:
+                places.append(place)
+                writes.append(OutcomeWrite(COMPLETE, row_id, lease_param, (at, result)))
+        if writes:
+            written = await self._outcomes.write_many(writes)
+            for place, verdict in zip(places, written, strict=True):
+                verdicts[place] = verdict
+        return verdicts
 
     async def job_fail(
         self,

@@ -30,6 +30,7 @@ from burrow_tasks.errors import (
 from burrow_tasks.hookspecs import hookimpl, hookspec
 from burrow_tasks.jobs import (
     ClaimedJob,
+    Completion,
     FinishedMinute,
     Job,
     JobError,
@@ -43,7 +44,7 @@ from burrow_tasks.jobs import (
 from burrow_tasks.options import JobConfig, JobOption, with_max_retries, with_priority
 from burrow_tasks.plugins import get_plugin_manager
 from burrow_tasks.queue_protocols import Enqueuer, JobHandler, Queue
-from burrow_tasks.store import JobStore
+from burrow_tasks.store import CompletesInBatches, JobStore
 from burrow_tasks.tasks import ResultTask, TaskDefinition, define_result_task, define_task, task
 from burrow_tasks.types import Capability, JobId, JobStatus, Lease
 from burrow_tasks.workers import PoolState, PoolStatus, pool_status
@@ -53,6 +54,8 @@ __all__ = [
     "Capability",
     "ClaimedJob",
     "Clock",
+    "CompletesInBatches",
+    "Completion",
     "ConfigError",
     "Enqueuer",
     "FakeClock",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 from burrow_tasks.types import JobId, JobStatus, Lease
 
@@ -63,6 +64,15 @@ class ClaimedJob:
     lease: Lease
     run_at: datetime
     created_at: datetime
+
+
+class Completion(NamedTuple):
+    """One job's completion in a ``jobs_complete`` batch (``Capability.BATCH_COMPLETE``).
+    A tuple, not a dataclass: one is made per finished job."""
+
+    id: JobId
+    lease: Lease
+    result: str | None
 
 
 @dataclass(frozen=True, slots=True)

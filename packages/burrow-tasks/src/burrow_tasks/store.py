@@ -37,6 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from burrow_tasks.jobs import (
     ClaimedJob,
+    Completion,
     FinishedMinute,
     Job,
     JobError,
@@ -53,6 +54,7 @@ __all__ = [
     "RETRY_ACCEPTS",
     "SHUTDOWN_ERROR_CLASS",
     "SHUTDOWN_MESSAGE",
+    "CompletesInBatches",
     "JobStore",
     "lease_expired_message",
 ]
@@ -277,4 +279,17 @@ class JobStore(Protocol):
 
     async def close(self) -> None:
         """Release connections and end every ``notifications()`` iterator. Idempotent."""
+        ...
+
+
+class CompletesInBatches(Protocol):
+    """The optional method of ``Capability.BATCH_COMPLETE``: a store declaring it has it."""
+
+    async def jobs_complete(
+        self, completions: Sequence[Completion], *, now: datetime
+    ) -> list[bool]:
+        """Write each completion as ``job_complete(id, lease, result=..., now=now)`` would
+        (the lease guard applies to each on its own) and return a verdict per completion, in
+        order. All in one transaction: when it raises, none of them was written, and the
+        engine writes each with ``job_complete``."""
         ...

@@ -35,6 +35,11 @@ class Capability(StrEnum):
     The engine and the conformance suite read these; nothing guesses from a store's name.
     """
 
+    BATCH_COMPLETE = "batch_complete"
+    """``jobs_complete(completions, *, now)`` (``CompletesInBatches``) writes many jobs'
+    completions in one call, so a job's task ends when its handler returns instead of
+    waiting for its own write."""
+
     CROSS_PROCESS = "cross_process"
     """Claims stay exclusive across processes and hosts sharing one database."""
 

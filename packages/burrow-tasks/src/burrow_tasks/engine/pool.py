@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from burrow_tasks.clock import Clock
 from burrow_tasks.config import JobsConfig
@@ -42,8 +42,8 @@ from burrow_tasks.engine.streaks import FailureStreak, warn_in_one_line
 from burrow_tasks.engine.threads import run_on_daemon_thread
 from burrow_tasks.engine.waiting import wait_event, wait_or_cancel, wait_tasks
 from burrow_tasks.errors import UnknownJobType
-from burrow_tasks.jobs import ClaimedJob, NotificationKind, WorkerInfo, WorkerState
-from burrow_tasks.store import JobStore
+from burrow_tasks.jobs import ClaimedJob, Completion, NotificationKind, WorkerInfo, WorkerState
+from burrow_tasks.store import CompletesInBatches, JobStore
 from burrow_tasks.types import Capability, JobId, Lease
 from burrow_tasks.workers import PoolStatus, pool_status
 
@@ -164,6 +164,14 @@ class WorkerPool:
         # Jobs whose handler has returned and whose outcome is being written: their slot is
         # already free, so the next claim overlaps the write instead of waiting for it.
         self._writing: set[asyncio.Task[None]] = set()
+        # A store that writes completions in batches gets every completion of one turn of
+        # the event loop in one call, and a job's task ends when its handler returns.
+        self._batches = (
+            cast(CompletesInBatches, store)
+            if Capability.BATCH_COMPLETE in store.capabilities
+            else None
+        )
+        self._completed: list[tuple[ClaimedJob, str | None]] = []
         # Claims in flight from the claim loop, and the jobs they may bring (held for them).
         self._claim_calls: collections.deque[asyncio.Task[None]] = collections.deque()
         self._reserved = 0
@@ -629,8 +637,13 @@ class WorkerPool:
             self._handler_returned(running)
             await self._fail(job, error)
         else:
-            self._handler_returned(running)
-            await self._complete(job, None if capture.data is None else capture.data.decode())
+            result = None if capture.data is None else capture.data.decode()
+            if self._batches is not None:
+                self._free_slot(running)
+                self._add_completion(job, result)
+            else:
+                self._handler_returned(running)
+                await self._complete(job, result)
         finally:
             # The current task, not running.task: an eager task can end inside _start.
             self._finished(running, asyncio.current_task())
@@ -670,6 +683,47 @@ class WorkerPool:
             what=what,
         )
 
+    def _add_completion(self, job: ClaimedJob, result: str | None) -> None:
+        """Queue a completion for the batch of this turn of the event loop; the first one
+        of a batch starts its writer (a task that runs from the next turn, when every job
+        finishing in this one has joined). Shutdown waits for it through ``_writing``."""
+        self._completed.append((job, result))
+        if len(self._completed) == 1 and self._batches is not None:
+            writer = asyncio.get_running_loop().create_task(
+                self._write_completions(self._batches), name="burrow-completions"
+            )
+            self._writing.add(writer)
+            writer.add_done_callback(self._writing.discard)
+
+    async def _write_completions(self, store: CompletesInBatches) -> None:
+        batch, self._completed = self._completed, []
+        now = self._clock.now()
+        completions = [Completion(job.id, job.lease, result) for job, result in batch]
+        try:
+            verdicts: list[bool | None] = [*await store.jobs_complete(completions, now=now)]
+            if len(verdicts) != len(batch):
+                raise RuntimeError(
+                    f"the store's jobs_complete returned {len(verdicts)} verdicts for "
+                    f"{len(batch)} completions"
+                )
+        except Exception as failure:
+            # None of them was written: the batch was each one's first try, and each is tried
+            # again on its own, as a single write that failed (so one bad row fails only its
+            # own job).
+            verdicts = await asyncio.gather(
+                *(self._complete_again(job, result, now, failure) for job, result in batch)
+            )
+        for (job, _), written in zip(batch, verdicts, strict=True):
+            if written is not None:
+                self._completion_logged(job, written)
+
+    def _completion_logged(self, job: ClaimedJob, written: bool) -> None:
+        if written:
+            if self._log_completions:
+                logger.debug("burrow: job %s (%s) completed", job.id, job.type)
+        else:
+            logger.info("burrow: job %s finished but no longer held: outcome refused", job.id)
+
     async def _complete(self, job: ClaimedJob, result: str | None) -> None:
         now = self._clock.now()
         # The first try inline (as ``_written`` would make it): every job passes here.
@@ -678,18 +732,18 @@ class WorkerPool:
                 job.id, job.lease, result=result, now=now
             )
         except Exception as failure:
-            written = await self._retry_outcome(
-                partial(self._store.job_complete, job.id, job.lease, result=result, now=now),
-                failure,
-                f"job {job.id} as completed",
-            )
-        if written is None:
-            return
-        if written:
-            if self._log_completions:
-                logger.debug("burrow: job %s (%s) completed", job.id, job.type)
-        else:
-            logger.info("burrow: job %s finished but no longer held: outcome refused", job.id)
+            written = await self._complete_again(job, result, now, failure)
+        if written is not None:
+            self._completion_logged(job, written)
+
+    async def _complete_again(
+        self, job: ClaimedJob, result: str | None, now: datetime, failure: Exception
+    ) -> bool | None:
+        return await self._retry_outcome(
+            partial(self._store.job_complete, job.id, job.lease, result=result, now=now),
+            failure,
+            f"job {job.id} as completed",
+        )
 
     async def _fail(self, job: ClaimedJob, error: BaseException) -> None:
         now = self._clock.now()
