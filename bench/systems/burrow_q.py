@@ -3,7 +3,12 @@
 
 Default configuration except concurrency (``workers``), as issue 5 asks; durability is the
 store's own (SQLite WAL with ``synchronous=FULL``, PostgreSQL stock). Completions are
-counted through the store's ``jobs_count_by_status`` (one ``GROUP BY`` over the table).
+counted as every other system's are, with one ``SELECT count(*) ... WHERE status =
+'completed'`` on the database (burrow-memory, whose jobs live in the worker, through the
+store's ``jobs_count_by_status``). The store's ``jobs_count_by_status`` is a ``GROUP BY``
+over the whole table: 2.8 ms per call on PostgreSQL with 10,000 jobs against 0.17 ms for the
+plain count, and the harness counts every 5 ms in a run's first second, which was most of a
+burrow W3 run.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from typing import Any, ClassVar
 
 from bench import probe
 from bench.systems.base import System
+from burrow_jobs_sql import SQLStore
 from burrow_tasks import JobQueue, JobStatus, open_queue
 
 JOB_TYPE = "noop"
+COUNT_COMPLETED = "SELECT count(*) FROM burrow_jobs WHERE status = 'completed'"
 
 
 async def _noop(payload: bytes) -> None:
@@ -46,6 +53,9 @@ class _Burrow(System):
 
     async def open(self) -> None:
         self._queue = self._worker if self._worker is not None else self._open()
+        # Counted once now, so the connection that counts is open before the database's CPU
+        # is sampled: the harness's own, as every other system's counting connection is.
+        await self.count_done()
 
     async def close(self) -> None:
         if self._queue is not None and self._queue is not self._worker:
@@ -64,8 +74,12 @@ class _Burrow(System):
         await self._client().enqueue_batch(JOB_TYPE, [{"i": i} for i in indexes])
 
     async def count_done(self) -> int:
-        counts = await self._client().store.jobs_count_by_status()
-        return counts.get(JobStatus.COMPLETED, 0)
+        store = self._client().store
+        if not isinstance(store, SQLStore):
+            counts = await store.jobs_count_by_status()
+            return counts.get(JobStatus.COMPLETED, 0)
+        with store.engine.connect() as connection:
+            return int(connection.exec_driver_sql(COUNT_COMPLETED).scalar_one())
 
     async def prepare_worker(self, concurrency: int) -> None:
         self._worker = self._open(workers=concurrency)
