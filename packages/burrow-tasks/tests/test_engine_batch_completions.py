@@ -13,7 +13,7 @@ import pytest
 
 from burrow_jobs_memory import MemoryStore
 from burrow_tasks import FakeClock, JobQueue, JobsConfig, JobStatus
-from burrow_tasks.context import capture_result
+from burrow_tasks.context import capture_result, current_job
 from burrow_tasks.jobs import Completion
 from burrow_tasks.types import Capability, JobId, Lease
 
@@ -176,3 +176,31 @@ async def test_a_batch_answered_with_too_few_verdicts_is_written_job_by_job(
         assert job is not None
         assert job.status is JobStatus.COMPLETED
     await queue.shutdown()
+
+
+class ContextSpyStore(CompletionSpyStore):
+    """Records whether ``jobs_complete`` was called from inside a job's context."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside_a_job: list[bool] = []
+
+    async def jobs_complete(
+        self, completions: Sequence[Completion], *, now: datetime
+    ) -> list[bool]:
+        try:
+            current_job()
+        except RuntimeError:
+            self.inside_a_job.append(False)
+        else:
+            self.inside_a_job.append(True)
+        return await super().jobs_complete(completions, now=now)
+
+
+async def test_a_batch_is_written_outside_the_context_of_the_job_that_started_it(
+    clock: FakeClock,
+) -> None:
+    store = ContextSpyStore()
+    await _run(store, clock, ["a", "b"])
+
+    assert store.inside_a_job == [False]

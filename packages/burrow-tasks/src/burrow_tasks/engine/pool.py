@@ -172,6 +172,8 @@ class WorkerPool:
             else None
         )
         self._completed: list[tuple[ClaimedJob, str | None]] = []
+        # The writer runs in the pool's context, not in that of the job that started it.
+        self._pool_context = contextvars.copy_context()
         # Claims in flight from the claim loop, and the jobs they may bring (held for them).
         self._claim_calls: collections.deque[asyncio.Task[None]] = collections.deque()
         self._reserved = 0
@@ -250,6 +252,7 @@ class WorkerPool:
             raise RuntimeError(f"the worker pool was already started (it is {self._state.value})")
         self._state = _State.RUNNING
         self._started_at = self._clock.now()
+        self._pool_context = contextvars.copy_context()
         await self._beat()
         if self._state is not _State.RUNNING:
             return  # shut down while the first beat was written: start nothing
@@ -690,7 +693,9 @@ class WorkerPool:
         self._completed.append((job, result))
         if len(self._completed) == 1 and self._batches is not None:
             writer = asyncio.get_running_loop().create_task(
-                self._write_completions(self._batches), name="burrow-completions"
+                self._write_completions(self._batches),
+                name="burrow-completions",
+                context=self._pool_context.copy(),
             )
             self._writing.add(writer)
             writer.add_done_callback(self._writing.discard)
