@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 import pytest
@@ -12,6 +12,7 @@ import pytest
 from burrow_jobs_memory import MemoryStore
 from burrow_tasks import (
     ClaimedJob,
+    Completion,
     FakeClock,
     JobQueue,
     JobsConfig,
@@ -383,3 +384,48 @@ class SlowFirstBeatStore(MemoryStore):
         self.beats_waiting += 1
         await self.beat_gate.wait()
         await super().worker_beat(info, now=now)
+
+
+class HeldCompletionsStore(MemoryStore):
+    """``jobs_complete`` waits until ``release`` is set, as a slow database would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def jobs_complete(
+        self, completions: Sequence[Completion], *, now: datetime
+    ) -> list[bool]:
+        await self.release.wait()
+        return await super().jobs_complete(completions, now=now)
+
+
+async def test_shutdown_waits_for_the_completion_of_a_handler_that_returns_when_stopped(
+    clock: FakeClock,
+) -> None:
+    store = HeldCompletionsStore()
+    queue = JobQueue(store, JobsConfig(), clock=clock)
+    started = asyncio.Event()
+
+    async def handler(payload: bytes) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            return  # told to stop at the end of the grace: it wraps up and returns
+
+    queue.handle("work", handler)
+    job_id = await queue.enqueue("work", None)
+    await queue.start()
+    await started.wait()
+    stopping = asyncio.ensure_future(queue.shutdown())
+    await clock.settle()
+    clock.advance(queue.config.shutdown_grace)
+    await clock.settle()
+
+    assert not stopping.done()  # the completion is still being written
+    store.release.set()
+    await stopping
+    job = await store.job_get(job_id)
+    assert job is not None
+    assert job.status is JobStatus.COMPLETED

@@ -290,6 +290,8 @@ class CompletesInBatches(Protocol):
     ) -> list[bool]:
         """Write each completion as ``job_complete(id, lease, result=..., now=now)`` would
         (the lease guard applies to each on its own) and return a verdict per completion, in
-        order. All in one transaction: when it raises, none of them was written, and the
-        engine writes each with ``job_complete``."""
+        order. All in one transaction, so when it raises none of them was written (unless
+        the error came after the commit, as a connection lost while it answered: then the
+        lease guard refuses the engine's retry). The engine then writes each with
+        ``job_complete``, with the retries of a single write."""
         ...

@@ -329,9 +329,19 @@ class WorkerPool:
             r.task for r in self._running.values() if r.task is not None
         ]
         writes += self._writing
-        unanswered = await wait_or_cancel(
-            writes, self._clock, until - self._clock.now(), _CANCELLED_WRITES_WAIT
-        )
+        unanswered: list[asyncio.Future[Any]] = []
+        waited: set[asyncio.Future[Any]] = set()
+        while writes:
+            unanswered += await wait_or_cancel(
+                writes,
+                self._clock,
+                max(until - self._clock.now(), timedelta(0)),
+                _CANCELLED_WRITES_WAIT,
+            )
+            # A stopped handler that returned after all queued its completion for a batch
+            # whose writer started while we waited: wait for that one too.
+            waited.update(writes)
+            writes = [task for task in self._writing if task not in waited]
         if unanswered:
             logger.error(
                 "burrow: shutdown gave up after %s on writes the database did not answer "
