@@ -175,29 +175,24 @@ class MemoryStore:
         self, job_id: JobId, lease: Lease, *, result: str | None, now: datetime
     ) -> bool:
         with self._lock:
-            row = self._leased(job_id, lease)
-            if row is None:
-                return False
-            row.status = JobStatus.COMPLETED
-            row.completed_at = row.updated_at = now
-            row.result = result
-            row.lease = None
-            return True
+            return self._complete(job_id, lease, result, now)
 
     async def jobs_complete(
         self, completions: Sequence[Completion], *, now: datetime
     ) -> list[bool]:
         with self._lock:
-            verdicts: list[bool] = []
-            for job_id, lease, result in completions:
-                row = self._leased(job_id, lease)
-                verdicts.append(row is not None)
-                if row is not None:
-                    row.status = JobStatus.COMPLETED
-                    row.completed_at = row.updated_at = now
-                    row.result = result
-                    row.lease = None
-            return verdicts
+            return [self._complete(i, lease, result, now) for i, lease, result in completions]
+
+    def _complete(self, job_id: JobId, lease: Lease, result: str | None, now: datetime) -> bool:
+        """Complete the job if it is held under ``lease``; the caller holds the lock."""
+        row = self._leased(job_id, lease)
+        if row is None:
+            return False
+        row.status = JobStatus.COMPLETED
+        row.completed_at = row.updated_at = now
+        row.result = result
+        row.lease = None
+        return True
 
     async def job_fail(
         self,

@@ -353,16 +353,12 @@ class GroupCommit:
         self._latest = (loop, queue)
         return queue
 
-    def write(
-        self, kind: OutcomeKind, row_id: int, lease: str, values: tuple[Any, ...]
-    ) -> asyncio.Future[bool]:
+    def write(self, write: OutcomeWrite) -> asyncio.Future[bool]:
         """Queue one write; the future says whether its lease let it through. (A plain
         call returning the future: one write per finished job, so no coroutine of its own.)"""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
-        self._loop_queue(loop).add(
-            loop, _Waiting([OutcomeWrite(kind, row_id, lease, values)], future, True)
-        )
+        self._loop_queue(loop).add(loop, _Waiting([write], future, True))
         return future
 
     def write_many(self, writes: list[OutcomeWrite]) -> asyncio.Future[list[bool]]:

@@ -589,15 +589,25 @@ class SQLStore:
     def _group_write(
         self, kind: OutcomeKind, job_id: JobId, lease: Lease, *values: Any
     ) -> asyncio.Future[bool]:
-        """A lease-guarded write through the group commit; values go to the driver as they
-        are, so times and leases are converted here (SQLite: integer microseconds, hex)."""
-        row_id = _parse_id(job_id)
-        lease_param = _lease_param(lease, postgres=self._postgres)
-        if row_id is None or lease_param is None:
+        """A lease-guarded write through the group commit."""
+        row = self._outcome_row(kind, job_id, lease, values)
+        if row is None:
             refused: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
             refused.set_result(False)
             return refused
-        return self._outcomes.write(kind, row_id, lease_param, values)
+        return self._outcomes.write(row)
+
+    def _outcome_row(
+        self, kind: OutcomeKind, job_id: JobId, lease: Lease, values: tuple[Any, ...]
+    ) -> OutcomeWrite | None:
+        """The row to write, with the id and lease in the driver's form; None for an id or a
+        lease this store never handed out (the write is refused). Values go to the driver as
+        they are, so times are converted by the caller (SQLite: integer microseconds)."""
+        row_id = _parse_id(job_id)
+        lease_param = _lease_param(lease, postgres=self._postgres)
+        if row_id is None or lease_param is None:
+            return None
+        return OutcomeWrite(kind, row_id, lease_param, values)
 
     def _time(self, value: datetime, name: str) -> Any:
         _require_aware(value, name)
@@ -617,20 +627,13 @@ class SQLStore:
         """Every completion through the group commit as one caller: the rows share a
         transaction (and the claim and other writes waiting beside them)."""
         at = self._time(now, "now")
-        verdicts = [False] * len(completions)
-        places: list[int] = []
-        writes: list[OutcomeWrite] = []
-        for place, (job_id, lease, result) in enumerate(completions):
-            row_id = _parse_id(job_id)
-            lease_param = _lease_param(lease, postgres=self._postgres)
-            if row_id is not None and lease_param is not None:
-                places.append(place)
-                writes.append(OutcomeWrite(COMPLETE, row_id, lease_param, (at, result)))
-        if writes:
-            written = await self._outcomes.write_many(writes)
-            for place, verdict in zip(places, written, strict=True):
-                verdicts[place] = verdict
-        return verdicts
+        rows = [
+            self._outcome_row(COMPLETE, i, lease, (at, result)) for i, lease, result in completions
+        ]
+        writes = [row for row in rows if row is not None]
+        # A row never handed out is refused without a write; the others in order.
+        verdicts = iter(await self._outcomes.write_many(writes) if writes else [])
+        return [False if row is None else next(verdicts) for row in rows]
 
     async def job_fail(
         self,

@@ -651,9 +651,10 @@ class WorkerPool:
             await self._fail(job, error)
         else:
             result = None if capture.data is None else capture.data.decode()
-            if self._batches is not None:
+            batches = self._batches
+            if batches is not None:
                 self._free_slot(running)
-                self._add_completion(job, result)
+                self._add_completion(batches, job, result)
             else:
                 self._handler_returned(running)
                 await self._complete(job, result)
@@ -696,14 +697,16 @@ class WorkerPool:
             what=what,
         )
 
-    def _add_completion(self, job: ClaimedJob, result: str | None) -> None:
+    def _add_completion(
+        self, store: CompletesInBatches, job: ClaimedJob, result: str | None
+    ) -> None:
         """Queue a completion for the batch of this turn of the event loop; the first one
         of a batch starts its writer (a task that runs from the next turn, when every job
         finishing in this one has joined). Shutdown waits for it through ``_writing``."""
         self._completed.append((job, result))
-        if len(self._completed) == 1 and self._batches is not None:
+        if len(self._completed) == 1:
             writer = asyncio.get_running_loop().create_task(
-                self._write_completions(self._batches),
+                self._write_completions(store),
                 name="burrow-completions",
                 context=self._pool_context.copy(),
             )
