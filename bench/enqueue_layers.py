@@ -13,14 +13,18 @@ process CPU per call, every round printed):
 - ``runner + SQLAlchemy``: the insert on the SQL thread, as the store runs it;
 - ``store.jobs_insert`` and ``queue.enqueue``: the store's and the app's calls.
 
-The differences between neighbouring lines are what each layer costs. A tool for finding
-time, not a benchmark figure: the full harness (``python -m bench``) measures W1.
+The differences between neighbouring lines are what each layer costs. Back to back, each
+line also gives the process's context switches per call (``getrusage``, every thread):
+voluntary ones (a thread blocked: on the socket, the queue of SQL calls, the GIL) and
+involuntary ones (a runnable thread descheduled, mostly by the thread it just woke). A tool
+for finding time, not a benchmark figure: the full harness (``python -m bench``) measures W1.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -79,15 +83,31 @@ def _layers(queue: JobQueue, store: SQLStore, connection: Connection) -> dict[st
     }
 
 
-async def _time_calls(layer: Layer, calls: int, pace: float) -> tuple[float, float]:
-    """(wall µs, CPU µs) per call: back to back the means; paced, the medians of the calls,
-    each made ``pace`` seconds after the one before returned."""
+Timing = tuple[float, float, float, float]
+"""Per call: wall µs, process CPU µs, voluntary and involuntary context switches."""
+
+
+def _switches() -> tuple[int, int]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_nvcsw, usage.ru_nivcsw
+
+
+async def _time_calls(layer: Layer, calls: int, pace: float) -> Timing:
+    """Back to back the means per call; paced, the medians of the calls, each made ``pace``
+    seconds after the one before returned (context switches then not counted: the pause's
+    own would swamp them)."""
     if pace <= 0:
-        cpu, wall = time.process_time(), time.perf_counter()
+        switched, cpu, wall = _switches(), time.process_time(), time.perf_counter()
         for _ in range(calls):
             await layer()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        return wall / calls * 1e6, cpu / calls * 1e6
+        voluntary, involuntary = _switches()
+        return (
+            wall / calls * 1e6,
+            cpu / calls * 1e6,
+            (voluntary - switched[0]) / calls,
+            (involuntary - switched[1]) / calls,
+        )
     walls, cpus = [], []
     for _ in range(calls):
         await asyncio.sleep(pace)
@@ -95,19 +115,17 @@ async def _time_calls(layer: Layer, calls: int, pace: float) -> tuple[float, flo
         await layer()
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
-    return statistics.median(walls) * 1e6, statistics.median(cpus) * 1e6
+    return statistics.median(walls) * 1e6, statistics.median(cpus) * 1e6, 0.0, 0.0
 
 
-async def measure(
-    dsn: str, calls: int, rounds: int, pace: float
-) -> dict[str, list[tuple[float, float]]]:
-    """Per layer, one (wall µs, CPU µs) per call for each round."""
+async def measure(dsn: str, calls: int, rounds: int, pace: float) -> dict[str, list[Timing]]:
+    """Per layer, one ``Timing`` for each round."""
     queue = open_queue(dsn)
     queue.handle("noop", _noop)
     store = queue.store
     assert isinstance(store, SQLStore)
     await store.jobs_count_by_status()  # opens and migrates
-    results: dict[str, list[tuple[float, float]]] = {}
+    results: dict[str, list[Timing]] = {}
     with store.engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")
         layers = _layers(queue, store, connection)
@@ -137,9 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     how = f"medians, one call every {args.pace_ms:g} ms" if pace > 0 else "means, back to back"
     print(f"{database}: µs per call, each round ({calls} calls; {how})")
     for name, rounds in results.items():
-        walls = " ".join(f"{wall:6.0f}" for wall, _ in rounds)
-        cpus = " ".join(f"{cpu:6.0f}" for _, cpu in rounds)
-        print(f"  {name:24s} wall {walls}   process CPU {cpus}")
+        walls = " ".join(f"{timing[0]:6.0f}" for timing in rounds)
+        cpus = " ".join(f"{timing[1]:6.0f}" for timing in rounds)
+        line = f"  {name:24s} wall {walls}   process CPU {cpus}"
+        if pace <= 0:
+            switches = " ".join(f"{timing[2]:4.1f}+{timing[3]:3.1f}" for timing in rounds)
+            line += f"   switches (voluntary+involuntary) {switches}"
+        print(line)
     return 0
 
 
