@@ -3,8 +3,12 @@ app made it. (The conformance suite runs on the sync form: ``test_conformance.py
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -55,6 +59,59 @@ async def test_a_store_on_the_apps_async_engine_runs_jobs_on_a_sync_engine_of_it
         count = await connection.exec_driver_sql("SELECT count(*) FROM burrow_jobs")
         assert count.scalar_one() == 1
     await engine.dispose()
+
+
+@pytest.fixture
+def empty_postgres_database(postgres_schemas: object, postgres_admin: str) -> Iterator[sa.URL]:
+    """A new database of its own: an asyncpg engine's schema would be set in its connect_args,
+    which the store's engine does not see, so this test keeps to ``public``."""
+    name = f"burrow_test_{secrets.token_hex(6)}"
+    admin = postgres_admin
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield to_url(admin).set(database=name, query={})
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_a_store_on_an_asyncpg_engine_reads_its_ssl_setting(
+    empty_postgres_database: sa.URL,
+) -> None:
+    url = empty_postgres_database.set(
+        drivername="postgresql+asyncpg",
+        query={"ssl": "prefer", "prepared_statement_cache_size": "0"},
+    )
+    engine = create_async_engine(url)
+    store = SQLStore.from_engine(engine)
+    assert dict(store.engine.url.query) == {"sslmode": "prefer"}
+    assert await _runs_one_job(store) is JobStatus.COMPLETED
+    await store.close()
+    async with engine.connect() as connection:  # the app's own connections see the job
+        count = await connection.exec_driver_sql("SELECT count(*) FROM burrow_jobs")
+        assert count.scalar_one() == 1
+    await engine.dispose()
+
+
+def test_a_store_that_cannot_open_on_an_async_engine_disposes_the_engine_it_made(
+    tmp_path: Path,
+) -> None:
+    not_a_database = tmp_path / "jobs.db"
+    not_a_database.write_bytes(b"this is not a SQLite file" * 100)
+    app_engine = create_async_engine(f"sqlite+aiosqlite:///{not_a_database}")
+    disposed: list[sa.Engine] = []
+
+    def on_dispose(engine: sa.Engine) -> None:
+        disposed.append(engine)
+
+    sa.event.listen(sa.Engine, "engine_disposed", on_dispose)
+    try:
+        with pytest.raises(StoreOpenError, match="not a database"):
+            SQLStore.from_engine(app_engine)
+    finally:
+        sa.event.remove(sa.Engine, "engine_disposed", on_dispose)
+    assert [engine.url.drivername for engine in disposed] == ["sqlite+pysqlite"]
 
 
 def test_from_engine_names_what_it_was_given_instead_of_an_engine() -> None:

@@ -2,10 +2,13 @@
 
 Accepted: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``,
 ``postgresql://user:pass@host:port/db`` and ``postgres://...`` (both use psycopg 3), and the
-explicit SQLAlchemy forms ``sqlite+pysqlite://`` and ``postgresql+psycopg://``.
+explicit SQLAlchemy forms ``sqlite+pysqlite://`` and ``postgresql+psycopg://``. An app's
+``AsyncEngine`` URL maps to the same database through those drivers (``sync_url``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
@@ -13,7 +16,7 @@ from sqlalchemy.exc import ArgumentError
 
 from burrow_jobs_sql.errors import StoreOpenError
 
-__all__ = ["SCHEMES", "mask_dsn", "resolve_dsn", "to_url"]
+__all__ = ["SCHEMES", "mask_dsn", "resolve_dsn", "sync_url", "to_url"]
 
 SCHEMES: dict[str, str] = {
     "sqlite": "sqlite+pysqlite",
@@ -64,6 +67,65 @@ def to_url(dsn: str) -> URL:
             "(sqlite:///relative.db or sqlite:////absolute.db), not an in-memory database"
         )
     return url
+
+
+SYNC_DRIVERS: dict[str, str] = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
+"""Database → the sync SQLAlchemy driver the store uses for it."""
+
+_LIBPQ_SSL_MODES = frozenset({"disable", "allow", "prefer", "require", "verify-ca", "verify-full"})
+
+_ASYNCPG_AS_IS = frozenset({"host", "passfile", "target_session_attrs", "krbsrvname", "gsslib"})
+"""Query keys an asyncpg URL shares with libpq: ``asyncpg.connect`` keywords that libpq spells
+and reads the same way, and SQLAlchemy's multi-host ``host`` list, which both dialects read."""
+
+_ASYNCPG_CLIENT_ONLY = frozenset({"prepared_statement_cache_size"})
+"""SQLAlchemy's size for asyncpg's statement cache: a setting of the app's connections with no
+meaning on the store's (psycopg keeps its own)."""
+
+
+def sync_url(url: URL) -> URL:
+    """The URL of the store's own sync engine for an app's ``AsyncEngine`` on ``url``: the
+    same database through pysqlite or psycopg. aiosqlite and psycopg's async mode read their
+    URL's query as their sync twins do; an asyncpg URL's query holds ``asyncpg.connect``
+    keywords, which become libpq's (``ssl=require`` → ``sslmode=require``) or, for asyncpg's
+    statement cache, are left out. ``StoreOpenError`` names a keyword libpq has no word for.
+    Only the URL is read: the engine's ``connect_args`` (asyncpg's ``server_settings``, an
+    ``ssl.SSLContext``) stay with the app's connections."""
+    driver = SYNC_DRIVERS.get(url.get_backend_name())
+    if driver is None:
+        raise StoreOpenError(
+            f"cannot open {mask_dsn(url)!r}: burrow_jobs_sql supports SQLite and PostgreSQL, "
+            f"not {url.get_backend_name()!r}"
+        )
+    sync = url.set(drivername=driver)
+    if url.get_driver_name() == "asyncpg":
+        sync = sync.set(query=_libpq_query(url))
+    return sync
+
+
+def _libpq_query(url: URL) -> Mapping[str, str | tuple[str, ...]]:
+    query: dict[str, str | tuple[str, ...]] = {}
+    for key, value in url.query.items():
+        if key in _ASYNCPG_CLIENT_ONLY:
+            continue
+        if key in _ASYNCPG_AS_IS:
+            query[key] = value
+        elif key != "ssl":
+            raise _untranslatable(url, f"{key}={value!r} has no equivalent in libpq")
+        elif isinstance(value, str) and value.lower() in _LIBPQ_SSL_MODES:
+            query["sslmode"] = value.lower()
+        else:
+            modes = ", ".join(sorted(_LIBPQ_SSL_MODES))
+            raise _untranslatable(url, f"ssl={value!r} is not one of libpq's sslmodes ({modes})")
+    return query
+
+
+def _untranslatable(url: URL, problem: str) -> StoreOpenError:
+    return StoreOpenError(
+        f"cannot open a store on the AsyncEngine of {mask_dsn(url)!r}: {problem}, and the "
+        "store connects through psycopg with the engine's URL; give from_engine a sync "
+        "Engine on the same database, or open the store from a postgresql:// DSN"
+    )
 
 
 def resolve_dsn(explicit: str | None, environ_value: str | None) -> str | None:

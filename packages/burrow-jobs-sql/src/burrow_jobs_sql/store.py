@@ -26,7 +26,7 @@ from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import Connection, Engine, Row
 
 from burrow_jobs_sql import notify
-from burrow_jobs_sql.dsn import mask_dsn, to_url
+from burrow_jobs_sql.dsn import SYNC_DRIVERS, mask_dsn, sync_url, to_url
 from burrow_jobs_sql.errors import StoreOpenError
 from burrow_jobs_sql.group_commit import (
     COMPLETE,
@@ -106,7 +106,6 @@ T = TypeVar("T")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _MAX_ID = 2**63 - 1
-_SYNC_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
 _STATEMENTS: dict[str, Statements] = {}
 _FILES = notify.FileBroadcasts()
 
@@ -271,7 +270,7 @@ class SQLStore:
     ) -> None:
         """Use ``from_dsn``/``from_engine``/``open``: they also prepare the schema."""
         dialect = engine.dialect.name
-        if dialect not in _SYNC_DRIVERS:
+        if dialect not in SYNC_DRIVERS:
             raise StoreOpenError(
                 f"cannot open {mask_dsn(engine.url)!r}: burrow_jobs_sql supports SQLite and "
                 f"PostgreSQL, not {dialect!r}"
@@ -364,14 +363,14 @@ class SQLStore:
         A sync ``Engine`` is shared: the store borrows connections from its pool (at most
         ``max_connections`` at once, default the pool's size; one on SQLite) and never
         disposes it. An ``AsyncEngine`` shares the database, not the pool: the store opens a
-        small sync engine on the same URL (its sync driver), which ``close()`` disposes. On
+        small sync engine on the same URL through its sync driver (``dsn.sync_url``), which
+        ``close()``, or a failure to open, disposes. On
         SQLite the store adds a connect listener that sets WAL, ``synchronous=FULL`` and the
         busy timeout on the engine's new connections.
         """
         owns = _is_async_engine(engine)
         if _is_async_engine(engine):
-            url = engine.url.set(drivername=_SYNC_DRIVERS.get(engine.dialect.name, ""))
-            sync_engine = sa.create_engine(url)
+            sync_engine = sa.create_engine(sync_url(engine.url))
             if sync_engine.dialect.name == "postgresql":
                 sa.event.listen(sync_engine, "connect", store_session)
         elif isinstance(engine, Engine):
@@ -391,13 +390,18 @@ class SQLStore:
         if not owns:
             # After the connect listener: the probe's connection goes into the app's pool.
             require_autocommit(sync_engine)
-        return cls._started(
-            sync_engine,
-            owns_engine=owns,
-            threads=threads,
-            auto_migrate=auto_migrate,
-            data_version_interval=data_version_interval,
-        )
+        try:
+            return cls._started(
+                sync_engine,
+                owns_engine=owns,
+                threads=threads,
+                auto_migrate=auto_migrate,
+                data_version_interval=data_version_interval,
+            )
+        except BaseException:
+            if owns:
+                sync_engine.dispose()
+            raise
 
     @classmethod
     async def open(cls, dsn: str, **options: Any) -> SQLStore:
