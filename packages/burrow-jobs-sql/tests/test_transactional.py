@@ -58,13 +58,25 @@ async def test_batch_on_the_apps_connection_is_all_or_nothing(
     assert [await store.job_get(i) for i in ids] == [None, None]
 
 
-@pytest.fixture
-async def async_connection(store: SQLStore) -> AsyncIterator[AsyncConnection]:
+@pytest.fixture(params=["psycopg", "asyncpg"])
+async def async_connection(
+    store: SQLStore, request: pytest.FixtureRequest
+) -> AsyncIterator[AsyncConnection]:
+    """The app's AsyncConnection: aiosqlite on SQLite; on PostgreSQL psycopg's async mode, or
+    asyncpg, which takes the test's schema as a server setting instead of libpq's options."""
     url = store.engine.url
+    connect_args: dict[str, object] = {}
     if url.get_backend_name() == "sqlite":
+        if request.param != "psycopg":
+            pytest.skip("asyncpg is a PostgreSQL driver")
         pytest.importorskip("aiosqlite", reason="AsyncConnection on SQLite needs aiosqlite")
         url = url.set(drivername="sqlite+aiosqlite")
-    engine = create_async_engine(url)
+    elif request.param == "asyncpg":
+        options = str(url.query["options"])  # the test schema: -csearch_path=<name>
+        schema = options.removeprefix("-csearch_path=")
+        url = url.set(drivername="postgresql+asyncpg", query={})
+        connect_args = {"server_settings": {"search_path": schema}}
+    engine = create_async_engine(url, connect_args=connect_args)
     async with engine.connect() as connection:
         yield connection
     await engine.dispose()
