@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeats:
         if args.repeats < 1:
             raise SystemExit("--repeats must be at least 1")
-        sizes = dataclasses.replace(sizes, repeats=args.repeats, short_repeats=args.repeats)
+        sizes = dataclasses.replace(
+            sizes, repeats=args.repeats, short_repeats=args.repeats, scale_repeats=args.repeats
+        )
     names = _names(args.systems, systems.ALL, "system")
     workloads = frozenset(_names(args.workloads, WORKLOADS, "workload"))
     scale = (

@@ -297,8 +297,11 @@ def targets_table(results: Results) -> str:
 def _medians(meta: dict[str, Any]) -> str:
     sizes = meta.get("sizes", {})
     repeats, short = sizes.get("repeats", "?"), sizes.get("short_repeats")
-    if short is None or short == repeats:  # runs saved before W1, W2 and W4 had their own
+    scale = sizes.get("scale_repeats", repeats)  # runs saved before W5 had its own: W3's
+    if short is None or short == repeats == scale:  # runs saved before W1, W2, W4 had theirs
         return f"median of {repeats}"
+    if scale == short:
+        return f"median of {short} for W1, W2, W4 and W5, of {repeats} for W3"
     return f"median of {short} for W1, W2 and W4, of {repeats} for W3 and W5"
 
 

@@ -80,7 +80,7 @@ def steps_for(
     if cls.latency_in_process:
         plan.append(Step("W4-inproc", w4_inproc, short))
     if cls.database == "postgresql" and cls.name in scale_systems:
-        plan += [Step(f"W5-{n}", w5(n), repeats) for n in sizes.scale_processes]
+        plan += [Step(f"W5-{n}", w5(n), sizes.scale_repeats) for n in sizes.scale_processes]
     if cls.kind == "burrow":
         plan.append(Step("W6", w6, 1))
     return plan

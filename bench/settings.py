@@ -32,6 +32,10 @@ class Sizes:
     short_repeats: int
     """Measurements per system of W1, W2 and W4, which take seconds each: a burst of outside
     load on the shared machine moves one of their runs far more than one of W3's."""
+    scale_repeats: int
+    """Measurements per process count of W5, whose target is a ratio of two of its own
+    medians: a run of 10,000 jobs takes under a second at burrow's rate on a fast machine,
+    and three such runs a side moved the four-to-one ratio by a tenth between runs."""
     concurrency: int = 10
     """Handlers a worker process runs at once."""
 
@@ -48,6 +52,7 @@ FULL = Sizes(
     footprint_checkpoint=10_000,
     repeats=3,
     short_repeats=5,
+    scale_repeats=5,
 )
 
 QUICK = Sizes(
@@ -62,4 +67,5 @@ QUICK = Sizes(
     footprint_checkpoint=500,
     repeats=1,
     short_repeats=1,
+    scale_repeats=1,
 )
