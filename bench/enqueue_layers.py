@@ -29,7 +29,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Connection
 
@@ -83,8 +83,17 @@ def _layers(queue: JobQueue, store: SQLStore, connection: Connection) -> dict[st
     }
 
 
-Timing = tuple[float, float, float, float]
-"""Per call: wall µs, process CPU µs, voluntary and involuntary context switches."""
+class Timing(NamedTuple):
+    """One layer's round, per call."""
+
+    wall: float
+    """µs."""
+    cpu: float
+    """Process CPU, µs."""
+    voluntary: float
+    """Context switches of a thread that blocked."""
+    involuntary: float
+    """Context switches of a runnable thread descheduled."""
 
 
 def _switches() -> tuple[int, int]:
@@ -102,7 +111,7 @@ async def _time_calls(layer: Layer, calls: int, pace: float) -> Timing:
             await layer()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         voluntary, involuntary = _switches()
-        return (
+        return Timing(
             wall / calls * 1e6,
             cpu / calls * 1e6,
             (voluntary - switched[0]) / calls,
@@ -115,7 +124,7 @@ async def _time_calls(layer: Layer, calls: int, pace: float) -> Timing:
         await layer()
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
-    return statistics.median(walls) * 1e6, statistics.median(cpus) * 1e6, 0.0, 0.0
+    return Timing(statistics.median(walls) * 1e6, statistics.median(cpus) * 1e6, 0.0, 0.0)
 
 
 async def measure(dsn: str, calls: int, rounds: int, pace: float) -> dict[str, list[Timing]]:
@@ -155,11 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     how = f"medians, one call every {args.pace_ms:g} ms" if pace > 0 else "means, back to back"
     print(f"{database}: µs per call, each round ({calls} calls; {how})")
     for name, rounds in results.items():
-        walls = " ".join(f"{timing[0]:6.0f}" for timing in rounds)
-        cpus = " ".join(f"{timing[1]:6.0f}" for timing in rounds)
+        walls = " ".join(f"{timing.wall:6.0f}" for timing in rounds)
+        cpus = " ".join(f"{timing.cpu:6.0f}" for timing in rounds)
         line = f"  {name:24s} wall {walls}   process CPU {cpus}"
         if pace <= 0:
-            switches = " ".join(f"{timing[2]:4.1f}+{timing[3]:3.1f}" for timing in rounds)
+            switches = " ".join(
+                f"{timing.voluntary:4.1f}+{timing.involuntary:3.1f}" for timing in rounds
+            )
             line += f"   switches (voluntary+involuntary) {switches}"
         print(line)
     return 0

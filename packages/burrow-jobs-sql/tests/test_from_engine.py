@@ -66,13 +66,12 @@ def empty_postgres_database(postgres_schemas: object, postgres_admin: str) -> It
     """A new database of its own: an asyncpg engine's schema would be set in its connect_args,
     which the store's engine does not see, so this test keeps to ``public``."""
     name = f"burrow_test_{secrets.token_hex(6)}"
-    admin = postgres_admin
-    with psycopg.connect(admin, autocommit=True) as connection:
+    with psycopg.connect(postgres_admin, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield to_url(admin).set(database=name, query={})
+        yield to_url(postgres_admin).set(database=name, query={})
     finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
+        with psycopg.connect(postgres_admin, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

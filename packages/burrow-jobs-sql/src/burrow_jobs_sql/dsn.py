@@ -16,14 +16,23 @@ from sqlalchemy.exc import ArgumentError
 
 from burrow_jobs_sql.errors import StoreOpenError
 
-__all__ = ["SCHEMES", "mask_dsn", "resolve_dsn", "sync_url", "to_url"]
+__all__ = [
+    "SCHEMES",
+    "SYNC_DRIVERS",
+    "mask_dsn",
+    "resolve_dsn",
+    "sync_url",
+    "to_url",
+    "unsupported_database",
+]
+
+SYNC_DRIVERS: dict[str, str] = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
+"""Database → the sync SQLAlchemy driver the store uses for it."""
 
 SCHEMES: dict[str, str] = {
-    "sqlite": "sqlite+pysqlite",
-    "sqlite+pysqlite": "sqlite+pysqlite",
-    "postgresql": "postgresql+psycopg",
-    "postgres": "postgresql+psycopg",
-    "postgresql+psycopg": "postgresql+psycopg",
+    **SYNC_DRIVERS,
+    **{driver: driver for driver in SYNC_DRIVERS.values()},
+    "postgres": SYNC_DRIVERS["postgresql"],
 }
 """DSN scheme → the SQLAlchemy driver the store uses for it."""
 
@@ -69,9 +78,6 @@ def to_url(dsn: str) -> URL:
     return url
 
 
-SYNC_DRIVERS: dict[str, str] = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
-"""Database → the sync SQLAlchemy driver the store uses for it."""
-
 _LIBPQ_SSL_MODES = frozenset({"disable", "allow", "prefer", "require", "verify-ca", "verify-full"})
 
 _ASYNCPG_AS_IS = frozenset({"host", "passfile", "target_session_attrs", "krbsrvname", "gsslib"})
@@ -93,14 +99,19 @@ def sync_url(url: URL) -> URL:
     ``ssl.SSLContext``) stay with the app's connections."""
     driver = SYNC_DRIVERS.get(url.get_backend_name())
     if driver is None:
-        raise StoreOpenError(
-            f"cannot open {mask_dsn(url)!r}: burrow_jobs_sql supports SQLite and PostgreSQL, "
-            f"not {url.get_backend_name()!r}"
-        )
+        raise unsupported_database(url)
     sync = url.set(drivername=driver)
     if url.get_driver_name() == "asyncpg":
         sync = sync.set(query=_libpq_query(url))
     return sync
+
+
+def unsupported_database(url: URL) -> StoreOpenError:
+    """The error for an engine on a database the store does not support."""
+    return StoreOpenError(
+        f"cannot open {mask_dsn(url)!r}: burrow_jobs_sql supports SQLite and PostgreSQL, "
+        f"not {url.get_backend_name()!r}"
+    )
 
 
 def _libpq_query(url: URL) -> Mapping[str, str | tuple[str, ...]]:

@@ -26,8 +26,7 @@ from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import Connection, Engine, Row
 
 from burrow_jobs_sql import notify
-from burrow_jobs_sql.dsn import SYNC_DRIVERS, mask_dsn, sync_url, to_url
-from burrow_jobs_sql.errors import StoreOpenError
+from burrow_jobs_sql.dsn import SYNC_DRIVERS, mask_dsn, sync_url, to_url, unsupported_database
 from burrow_jobs_sql.group_commit import (
     COMPLETE,
     FAIL_DEAD,
@@ -271,10 +270,7 @@ class SQLStore:
         """Use ``from_dsn``/``from_engine``/``open``: they also prepare the schema."""
         dialect = engine.dialect.name
         if dialect not in SYNC_DRIVERS:
-            raise StoreOpenError(
-                f"cannot open {mask_dsn(engine.url)!r}: burrow_jobs_sql supports SQLite and "
-                f"PostgreSQL, not {dialect!r}"
-            )
+            raise unsupported_database(engine.url)
         self._engine = engine
         self._owns_engine = owns_engine
         self._postgres = dialect == "postgresql"
@@ -336,17 +332,13 @@ class SQLStore:
             engine = sa.create_engine(url, pool_size=max_connections, max_overflow=2)
             sa.event.listen(engine, "connect", store_session)
             threads = max_connections
-        try:
-            return cls._started(
-                engine,
-                owns_engine=True,
-                threads=threads,
-                auto_migrate=auto_migrate,
-                data_version_interval=data_version_interval,
-            )
-        except BaseException:
-            engine.dispose()
-            raise
+        return cls._started(
+            engine,
+            owns_engine=True,
+            threads=threads,
+            auto_migrate=auto_migrate,
+            data_version_interval=data_version_interval,
+        )
 
     @classmethod
     def from_engine(
@@ -369,7 +361,7 @@ class SQLStore:
         busy timeout on the engine's new connections.
         """
         owns = _is_async_engine(engine)
-        if _is_async_engine(engine):
+        if owns:
             sync_engine = sa.create_engine(sync_url(engine.url))
             if sync_engine.dialect.name == "postgresql":
                 sa.event.listen(sync_engine, "connect", store_session)
@@ -390,18 +382,13 @@ class SQLStore:
         if not owns:
             # After the connect listener: the probe's connection goes into the app's pool.
             require_autocommit(sync_engine)
-        try:
-            return cls._started(
-                sync_engine,
-                owns_engine=owns,
-                threads=threads,
-                auto_migrate=auto_migrate,
-                data_version_interval=data_version_interval,
-            )
-        except BaseException:
-            if owns:
-                sync_engine.dispose()
-            raise
+        return cls._started(
+            sync_engine,
+            owns_engine=owns,
+            threads=threads,
+            auto_migrate=auto_migrate,
+            data_version_interval=data_version_interval,
+        )
 
     @classmethod
     async def open(cls, dsn: str, **options: Any) -> SQLStore:
@@ -418,17 +405,24 @@ class SQLStore:
         auto_migrate: bool,
         data_version_interval: float,
     ) -> SQLStore:
-        prepare_schema(engine, auto_migrate=auto_migrate)
-        if engine.dialect.name == "sqlite":
-            require_json_each(engine)
-        store = cls(
-            engine,
-            owns_engine=owns_engine,
-            threads=threads,
-            data_version_interval=data_version_interval,
-        )
-        if store._postgres:
-            store._channel = notify_channel(store._jobs_schema())
+        """The store on a prepared schema; an engine the store owns is disposed if that
+        fails."""
+        try:
+            prepare_schema(engine, auto_migrate=auto_migrate)
+            if engine.dialect.name == "sqlite":
+                require_json_each(engine)
+            store = cls(
+                engine,
+                owns_engine=owns_engine,
+                threads=threads,
+                data_version_interval=data_version_interval,
+            )
+            if store._postgres:
+                store._channel = notify_channel(store._jobs_schema())
+        except BaseException:
+            if owns_engine:
+                engine.dispose()
+            raise
         return store
 
     def _jobs_schema(self) -> str:
