@@ -28,6 +28,15 @@ FINE_POLL = 0.005
 between, so the harness's own queries cost little and the end is still timed within a few
 milliseconds."""
 
+STALL_SECONDS = 30.0
+"""A processing run fails when no job completed for this long: a system that stopped. A slow
+one that keeps completing jobs runs on (procrastinate did W3 at 69-106 jobs/s on one machine,
+where a deadline at a fixed rate failed it while it still worked)."""
+
+SLOWEST_RATE = 20.0
+"""Jobs/s: a processing run fails after ``jobs / SLOWEST_RATE`` seconds (at least 90) in any
+case, so a system that crawls cannot hold the harness for hours."""
+
 
 class Incomplete(Exception):
     """Not every job was done before the deadline."""
@@ -85,7 +94,7 @@ async def process(
     try:
         if not system_cls.counts_in_worker:
             await system.prefill(jobs)
-        deadline_s = max(90.0, jobs / 80)
+        deadline_s = max(90.0, jobs / SLOWEST_RATE)
         measure_pg = target.database == "postgresql"
         # Backends open now are the harness's own; the database's CPU leaves them out.
         harness_pids = frozenset(pgcpu.sample(target.db_name)) if measure_pg else frozenset()
@@ -115,14 +124,20 @@ async def process(
         done = 0
         polls = 0
         rss_at_checkpoint = 0
+        progressed = started
         while done < jobs:
             fine = done >= 0.9 * jobs or time.monotonic() - started < 1.0
             await asyncio.sleep(FINE_POLL if fine else COARSE_POLL)
-            done = counted() if counted else await system.count_done()
+            before, done = done, counted() if counted else await system.count_done()
             polls += 1
+            now = time.monotonic()
+            if done > before:
+                progressed = now
             if rss_checkpoint and not rss_at_checkpoint and done >= rss_checkpoint:
                 rss_at_checkpoint = workers[0].rss_bytes()
-            if time.monotonic() - started > deadline_s:
+            if now - progressed > STALL_SECONDS:
+                raise Incomplete(f"{done} of {jobs} done; none for {STALL_SECONDS:.0f} s")
+            if now - started > deadline_s:
                 raise Incomplete(f"{done} of {jobs} done after {deadline_s:.0f} s")
             for worker in workers:
                 worker.check_alive()
