@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Connection
 
 from bench.phases import dsn_of
+from bench.stats import median, percentile
 from bench.targets import Database, fresh
 from burrow_jobs_sql import SQLStore
 from burrow_jobs_sql.runner import Runner
@@ -74,14 +74,16 @@ class Recorder:
     def spans_of(self, runner: Runner) -> list[Span]:
         return self.runner_spans.setdefault(id(runner), [])
 
-    def match(self, runner: Runner, job: dict[str, float], start: str, end: str) -> Span | None:
-        """The runner call that ran within the job's ``start`` and ``end`` stamps."""
-        if start not in job or end not in job:
-            return None
-        for span in self.spans_of(runner):
-            if job[start] <= span[0] and span[1] <= job[end]:
-                return span
-        return None
+    def add_sql_stamps(self, runner: Runner, step: str, start: str, end: str) -> None:
+        """Stamp each job's ``<step>_sql_start`` and ``_end``: the span of ``runner``'s call
+        that ran within the job's ``start`` and ``end`` stamps."""
+        for job in self.jobs.values():
+            if start not in job or end not in job:
+                continue
+            for span in self.spans_of(runner):
+                if job[start] <= span[0] and span[1] <= job[end]:
+                    job[f"{step}_sql_start"], job[f"{step}_sql_end"] = span
+                    break
 
 
 @contextmanager
@@ -153,9 +155,8 @@ async def measure(dsn: str, jobs: int, rate: float) -> Recorder:
         await asyncio.sleep(0.5)
         await worker.shutdown()
         await enqueuer.shutdown()
-    for stamps in recorder.jobs.values():
-        _add_runner_stamps(recorder, enqueue_store._run, stamps, "enqueue", "call", "returned")
-        _add_runner_stamps(recorder, worker_store._run, stamps, "claim", "claim_call", "claimed")
+    recorder.add_sql_stamps(enqueue_store._run, "enqueue", "call", "returned")
+    recorder.add_sql_stamps(worker_store._run, "claim", "claim_call", "claimed")
     return recorder
 
 
@@ -165,14 +166,6 @@ def _sql_store(queue: JobQueue) -> SQLStore:
     return store
 
 
-def _add_runner_stamps(
-    recorder: Recorder, runner: Runner, stamps: dict[str, float], step: str, start: str, end: str
-) -> None:
-    span = recorder.match(runner, stamps, start, end)
-    if span is not None:
-        stamps[f"{step}_sql_start"], stamps[f"{step}_sql_end"] = span
-
-
 def report(database: Database, recorder: Recorder, jobs: int, rate: float) -> None:
     print(f"{database}: ms per job, {jobs} jobs at {rate:g}/s (median / 90th percentile)")
     for label, start, end in STEPS:
@@ -180,10 +173,8 @@ def report(database: Database, recorder: Recorder, jobs: int, rate: float) -> No
         if not steps:
             print(f"  {label:30s}      -          (not on this path)")
             continue
-        steps.sort()
-        median = statistics.median(steps) * 1e3
-        p90 = steps[int(0.9 * (len(steps) - 1))] * 1e3
-        print(f"  {label:30s} {median:6.2f} / {p90:6.2f}   ({len(steps)} jobs)")
+        middle, p90 = median(steps) * 1e3, percentile(steps, 90) * 1e3
+        print(f"  {label:30s} {middle:6.2f} / {p90:6.2f}   ({len(steps)} jobs)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,7 +39,7 @@ case, so a system that crawls cannot hold the harness for hours."""
 
 
 class Incomplete(Exception):
-    """Not every job was done before the deadline."""
+    """Not every job was done: the run stalled or passed its deadline."""
 
 
 async def enqueue(system_cls: type[System], target: Target, sizes: Sizes) -> Metrics:
