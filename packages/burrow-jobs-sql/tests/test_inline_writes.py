@@ -27,6 +27,7 @@ from burrow_tasks.types import JobStatus
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 SLOW = 0.002
+FIRST_PAUSE = 0.05
 PAUSE = 1.0
 
 
@@ -68,7 +69,15 @@ def clock() -> FakeTime:
 
 @pytest.fixture
 def inline(engine: Engine, runner: Runner, clock: FakeTime) -> Iterator[InlineWrites]:
-    made = InlineWrites(engine, runner, slow=SLOW, slow_streak=3, pause=PAUSE, clock=clock)
+    made = InlineWrites(
+        engine,
+        runner,
+        slow=SLOW,
+        slow_streak=3,
+        first_pause=FIRST_PAUSE,
+        pause=PAUSE,
+        clock=clock,
+    )
     yield made
     made.close()
 
@@ -157,19 +166,67 @@ def test_a_quick_write_breaks_a_slow_streak(inline: InlineWrites, clock: FakeTim
         assert inline.run(work) != Passed.PASSED
 
 
-def test_inline_writing_resumes_after_the_pause(inline: InlineWrites, clock: FakeTime) -> None:
+def slow_streak(inline: InlineWrites, clock: FakeTime) -> None:
     for _ in range(3):
-        inline.run(slow_insert(clock))
-    clock.now += PAUSE
+        assert inline.run(slow_insert(clock)) != Passed.PASSED
+
+
+def pause_length(inline: InlineWrites, clock: FakeTime, *, then_slow: bool = False) -> float:
+    """Seconds until a write runs inline again, found in steps of a millisecond; that write
+    is a slow one when ``then_slow``."""
+    started = clock.now
+    while True:
+        trying = clock.now
+        if inline.run(slow_insert(clock) if then_slow else insert) is not Passed.PASSED:
+            return round(trying - started, 3)
+        clock.now += 0.001
+
+
+def test_inline_writing_resumes_after_the_first_pause(
+    inline: InlineWrites, clock: FakeTime
+) -> None:
+    slow_streak(inline, clock)
+    clock.now += FIRST_PAUSE
     assert inline.run(insert) == threading.current_thread().name
 
 
 def test_one_slow_write_after_the_pause_pauses_again(inline: InlineWrites, clock: FakeTime) -> None:
-    for _ in range(3):
-        inline.run(slow_insert(clock))
-    clock.now += PAUSE
+    slow_streak(inline, clock)
+    clock.now += FIRST_PAUSE
     assert inline.run(slow_insert(clock)) != Passed.PASSED
     assert inline.run(insert) is Passed.PASSED
+
+
+def test_a_streak_soon_after_a_pause_pauses_twice_as_long(
+    inline: InlineWrites, clock: FakeTime
+) -> None:
+    slow_streak(inline, clock)
+    clock.now += FIRST_PAUSE
+    inline.run(slow_insert(clock))
+    assert pause_length(inline, clock) == 2 * FIRST_PAUSE
+
+
+def test_pauses_stop_growing_at_the_longest(inline: InlineWrites, clock: FakeTime) -> None:
+    slow_streak(inline, clock)
+    lengths = [pause_length(inline, clock, then_slow=True) for _ in range(8)]
+    assert lengths == [0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
+
+
+def test_a_streak_long_after_the_last_pause_pauses_briefly_again(
+    inline: InlineWrites, clock: FakeTime
+) -> None:
+    slow_streak(inline, clock)
+    clock.now += FIRST_PAUSE
+    inline.run(slow_insert(clock))  # a second, longer pause
+    clock.now += PAUSE + 2 * FIRST_PAUSE
+    inline.run(insert)
+    slow_streak(inline, clock)
+    assert pause_length(inline, clock) == FIRST_PAUSE
+
+
+def test_the_first_pause_may_not_be_longer_than_the_longest(engine: Engine, runner: Runner) -> None:
+    with pytest.raises(ValueError, match="first_pause <= pause"):
+        InlineWrites(engine, runner, first_pause=2.0, pause=1.0)
 
 
 def test_an_inline_writer_owes_its_event_loop_a_turn_once_a_millisecond(

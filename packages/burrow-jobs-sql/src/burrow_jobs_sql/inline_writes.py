@@ -21,15 +21,21 @@ from waiting on anything but its own commit:
   commit in the file system: 400 µs instead of 150 here; a checkpoint with writes landing
   beside it never reaches the end under a steady stream of enqueues.);
 - it backs off from a slow disk. ``slow_streak`` writes in a row that each took longer than
-  ``slow`` (a disk whose sync takes milliseconds) send the writes of the next ``pause``
-  seconds to the SQL thread; then one write on the caller's thread measures again, and only
-  a quick one ends the streak. (A single slow write is no sign: on the machine measured, 4
-  to 18 of 5,000 commits took over 2 ms, at a median of 300 µs.)
+  ``slow`` (a disk whose sync takes milliseconds) send the writes of the next
+  ``first_pause`` seconds to the SQL thread; then one write on the caller's thread measures
+  again, and only a quick one ends the streak. A streak that comes back within ``pause``
+  seconds of the last pause's end pauses twice as long as that one, up to ``pause``: a disk
+  that stays slow is probed about once a second. (A single slow write is no sign: on the
+  machines measured, 4 to 46 of 3,000 to 5,000 commits took over 2 ms, at a median of 150 to
+  300 µs, and a few of them came three in a row, most after a checkpoint or while the log
+  file grew. Each such streak once paused inline writing for a whole second, at W1's pace
+  about 2,000 enqueues sent through the SQL thread, 40% of a run's.)
 """
 
 from __future__ import annotations
 
 import enum
+import math
 import time
 from collections.abc import Callable
 from typing import Final, Literal, TypeVar
@@ -49,8 +55,12 @@ SLOW_WRITE: Final = 0.002
 SLOW_STREAK: Final = 3
 """Slow inline writes in a row that pause inline writing."""
 
+FIRST_PAUSE: Final = 0.05
+"""Seconds the writes go to the SQL thread after a slow streak that follows no recent pause."""
+
 PAUSE: Final = 1.0
-"""Seconds the writes go to the SQL thread after a slow streak."""
+"""The longest pause: seconds the writes go to the SQL thread after slow streaks that keep
+coming back, each pausing twice as long as the last."""
 
 CHECKPOINT_EVERY: Final = 150
 """Inline writes between passive checkpoints on the SQL thread. A job's insert writes 6.4
@@ -78,6 +88,7 @@ class InlineWrites:
         *,
         slow: float = SLOW_WRITE,
         slow_streak: int = SLOW_STREAK,
+        first_pause: float = FIRST_PAUSE,
         pause: float = PAUSE,
         checkpoint_every: int = CHECKPOINT_EVERY,
         clock: Callable[[], float] = time.monotonic,
@@ -88,14 +99,18 @@ class InlineWrites:
         self._slow = slow
         self._slow_streak = slow_streak
         self._slow_writes = 0
-        self._pause = pause
+        if not 0 < first_pause <= pause:
+            raise ValueError(f"need 0 < first_pause <= pause, got {first_pause} and {pause}")
+        self._first_pause = first_pause
+        self._longest_pause = pause
+        self._last_pause = 0.0
         self._checkpoint_every = checkpoint_every
         self._clock = clock
         # The runner's SQLite lock, held for the whole write and never waited for: while
         # the SQL thread or another caller writes, this caller passes.
         self._writing = runner.writing
         self._connection: Connection | None = None
-        self._paused_until = 0.0
+        self._paused_until = -math.inf
         self._writes_since_checkpoint = 0
         self._turn_given = clock()
         self._closed = False
@@ -125,13 +140,21 @@ class InlineWrites:
             else:
                 self._slow_writes += 1
                 if self._slow_writes >= self._slow_streak:
-                    self._paused_until = finished + self._pause
+                    self._pause_from(finished)
             self._count_write()
             return value
         finally:
             if self._closed:  # close() came while this write held the lock
                 self._drop_connection()
             self._writing.release()
+
+    def _pause_from(self, now: float) -> None:
+        if now - self._paused_until < self._longest_pause:
+            pause = min(2 * self._last_pause, self._longest_pause)
+        else:
+            pause = self._first_pause
+        self._last_pause = pause
+        self._paused_until = now + pause
 
     def owes_a_turn(self) -> bool:
         """True at most once per ``TURN``: the caller then yields to its event loop once.
