@@ -95,12 +95,12 @@ class InlineWrites:
     ) -> None:
         if engine.dialect.name != "sqlite":
             raise ValueError(f"inline writes are for SQLite, not {engine.dialect.name!r}")
+        if not 0 < first_pause <= pause:
+            raise ValueError(f"need 0 < first_pause <= pause, got {first_pause} and {pause}")
         self._runner = runner
         self._slow = slow
         self._slow_streak = slow_streak
         self._slow_writes = 0
-        if not 0 < first_pause <= pause:
-            raise ValueError(f"need 0 < first_pause <= pause, got {first_pause} and {pause}")
         self._first_pause = first_pause
         self._longest_pause = pause
         self._last_pause = 0.0
