@@ -120,6 +120,29 @@ async def test_a_naive_time_is_refused_before_anything_is_queued(store: SQLStore
         await store.job_complete(job.id, job.lease, result=None, now=datetime(2026, 3, 1))
 
 
+async def test_closing_the_store_writes_the_outcomes_already_queued(
+    store: SQLStore, database_dsn: str
+) -> None:
+    jobs = await _claimed(store, 3)
+    completing = [
+        asyncio.ensure_future(store.job_complete(j.id, j.lease, result="1", now=LATER))
+        for j in jobs
+    ]
+    await asyncio.sleep(0)  # queued in the group commit, the flush not yet started
+
+    await store.close()
+    written = await asyncio.wait_for(asyncio.gather(*completing), NO_HANG)
+
+    reopened = SQLStore.from_dsn(database_dsn)
+    try:
+        found = [await reopened.job_get(j.id) for j in jobs]
+    finally:
+        await reopened.close()
+    statuses = [job.status if job is not None else None for job in found]
+    assert written == [True] * 3
+    assert statuses == [JobStatus.COMPLETED] * 3
+
+
 @pytest.fixture
 def statements(store: SQLStore) -> Iterator[list[str]]:
     """The first word of every statement the store sends from now on, but the session

@@ -373,6 +373,14 @@ class GroupCommit:
         latest = self._latest  # read once: another thread's loop may replace it
         return latest[1] if latest is not None and latest[0] is loop else self._queue(loop)
 
+    async def settle(self) -> None:
+        """Until the writes queued on this event loop so far are written or have failed (the
+        store's ``close``: an outcome a caller was promised is not refused for the closing).
+        Writes queued on other loops are their loops' to wait for."""
+        queue = self._queues.get(asyncio.get_running_loop())
+        if queue is not None:
+            await queue.settled()
+
     async def claim(self, statement: ClaimStatement) -> list[Any]:
         """The claimed rows: with the writes waiting on this loop, in their transaction (on
         PostgreSQL in their statement); else on its own."""
@@ -396,6 +404,15 @@ class _LoopQueue:
         self._claims: list[_Claim] = []
         self._drains = 0
         self._in_statement = 0
+        self._settled: list[asyncio.Future[None]] = []
+        """Who waits until no flush runs (``settled``)."""
+
+    async def settled(self) -> None:
+        """Until every write queued so far is written (or has failed) and no flush runs."""
+        while self._drains:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._settled.append(waiter)
+            await waiter
 
     @property
     def waiting(self) -> bool:
@@ -445,6 +462,11 @@ class _LoopQueue:
                     self._in_statement -= 1
         finally:
             self._drains -= 1
+            if not self._drains:
+                waiters, self._settled = self._settled, []
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
 
     async def _flush(self, batch: list[_Waiting], claims: list[_Claim]) -> None:
         writes = batch[0].writes if len(batch) == 1 else [w for c in batch for w in c.writes]

@@ -148,35 +148,57 @@ class Runner:
         self._guard = self.writing if self._sqlite else contextlib.nullcontext()
 
     async def __call__(self, work: Callable[[Connection], T]) -> T:
-        if self._closed:
-            raise RuntimeError("the store is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._start_thread_if_needed()
-        self._calls.put(_Call(work, loop, future))
+        self._submit(_Call(work, loop, future))
         return await future
 
     def post(self, work: Callable[[Connection], object]) -> None:
-        """Queue ``work`` without waiting for it (housekeeping); a failure is logged."""
-        if self._closed:
-            return
-        self._start_thread_if_needed()
-        self._calls.put(_Call(work, None, None))
+        """Queue ``work`` without waiting for it (housekeeping). Never raises: the caller's
+        own write has landed by then. A failure, to queue it or of the work, is logged."""
+        try:
+            self._submit(_Call(work, None, None))
+        except RuntimeError as error:
+            if not self._closed:
+                log.warning("burrow: could not queue posted SQL work", exc_info=error)
 
-    def _start_thread_if_needed(self) -> None:
-        # Threads start as calls need them, up to the pool size: a store that only enqueues
-        # from one coroutine keeps one thread and one connection.
+    def _submit(self, call: _Call) -> None:
+        """Queue ``call`` for a thread, starting one if the call needs it. Raises
+        ``RuntimeError`` when the store is closed or no thread could be started; the call is
+        then not queued. The check and the queueing share the lock with ``shutdown``, so no
+        call lands behind the threads' stop markers, where no thread would ever answer it."""
         with self._lock:
-            if self._idle > 0:
-                self._idle -= 1
-                return
-            if len(self._threads) >= self._size:
-                return
-            thread = threading.Thread(
-                target=self._serve, name=f"burrow-sql-{len(self._threads) + 1}", daemon=True
-            )
-            self._threads.append(thread)
-        thread.start()
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            thread = self._thread_wanted()
+        if thread is not None:
+            try:
+                thread.start()
+            except BaseException:
+                with self._lock:
+                    self._threads.remove(thread)
+                raise
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            self._calls.put(call)
+
+    def _thread_wanted(self) -> threading.Thread | None:
+        """A new thread to start for one more call, or None when an idle thread will take
+        it or the pool is full. Under ``_lock``.
+
+        Threads start as calls need them, up to the pool size: a store that only enqueues
+        from one coroutine keeps one thread and one connection."""
+        if self._idle > 0:
+            self._idle -= 1
+            return None
+        if len(self._threads) >= self._size:
+            return None
+        thread = threading.Thread(
+            target=self._serve, name=f"burrow-sql-{len(self._threads) + 1}", daemon=True
+        )
+        self._threads.append(thread)
+        return thread
 
     def _serve(self) -> None:
         held = _Held()
@@ -290,30 +312,34 @@ class Runner:
         Waits at most ``thread_timeout`` seconds: a thread inside a statement the database never
         answers (a black-holed connection) is left behind, logged; it is a daemon thread and
         does not hold up the process's exit."""
-        self._closed = True
         with self._lock:
+            self._closed = True
             threads = list(self._threads)
         for _ in threads:
             self._calls.put(None)
         stuck = await asyncio.to_thread(_join_all, threads, thread_timeout)
-        if not stuck:
-            return
-        log.error(
-            "burrow: closing the store, %s still waited on %s after %.1f s; left behind",
-            ", ".join(stuck),
-            mask_dsn(self._engine.url),
-            thread_timeout,
-        )
-        # What queued behind the stuck statements would never be answered: answer it now.
+        if stuck:
+            log.error(
+                "burrow: closing the store, %s still waited on %s after %.1f s; left behind",
+                ", ".join(stuck),
+                mask_dsn(self._engine.url),
+                thread_timeout,
+            )
+        # Whatever no thread took (queued behind a stuck statement) is answered now. The stop
+        # markers no thread took go back: a stuck thread the database answers after all, or
+        # one whose start was still under way, then stops.
         closed = RuntimeError("the store was closed before this statement ran")
+        markers = 0
         while True:
             try:
                 call = self._calls.get_nowait()
             except Empty:
                 break
-            if call is not None:
+            if call is None:
+                markers += 1
+            else:
                 _answer(call, None, closed)
-        for _ in stuck:  # a thread the database answers after all then stops
+        for _ in range(markers):
             self._calls.put(None)
 
 
@@ -326,5 +352,7 @@ def _join_all(threads: list[threading.Thread], timeout: float) -> list[str]:
     """Join ``threads`` within ``timeout`` seconds in all; the names of those still alive."""
     deadline = time.monotonic() + timeout
     for thread in threads:
+        if thread.ident is None:
+            continue  # never started (its start failed, or is still under way)
         thread.join(max(0.0, deadline - time.monotonic()))
     return [thread.name for thread in threads if thread.is_alive()]

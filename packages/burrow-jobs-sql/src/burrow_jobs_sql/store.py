@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -962,12 +963,16 @@ class SQLStore:
         self.listener_backend_pid = pid
 
     async def close(self, *, thread_timeout: float = CLOSE_THREAD_TIMEOUT) -> None:
-        """Stop notifications, finish the queued statements and close the connections.
-        Waits at most ``thread_timeout`` seconds for the SQL threads: one inside a statement
-        the database never answers is left behind (logged)."""
+        """Stop notifications, write the outcome writes already queued on this event loop,
+        finish the queued statements and close the connections. Waits at most
+        ``thread_timeout`` seconds in all: an SQL thread inside a statement the database never
+        answers is left behind (logged), and what still waits for it is refused."""
         if self._closed:
             return
         self._closed = True
+        deadline = time.monotonic() + thread_timeout
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._outcomes.settle(), thread_timeout)
         self._broadcaster.close()
         if self._file is not None:
             _FILES.leave(self._file, self._broadcaster)
@@ -977,7 +982,7 @@ class SQLStore:
                 await self._source
         if self._inline is not None:
             self._inline.close()
-        await self._run.shutdown(thread_timeout)
+        await self._run.shutdown(max(0.0, deadline - time.monotonic()))
         if self._inline is not None:
             self._inline.close()  # if the SQL thread held the lock the first time
         if self._owns_engine:
