@@ -146,6 +146,12 @@ def test_capture_result_refuses_bytes_that_are_not_json() -> None:
         capture_result(b"{oops")
 
 
+def test_capture_result_refuses_json_that_is_not_utf8() -> None:
+    # json.loads would take UTF-16 bytes; the result is kept as UTF-8 text.
+    with with_result_capture(ResultCapture()), pytest.raises(PayloadError, match="not JSON"):
+        capture_result('"ok"'.encode("utf-16"))
+
+
 async def test_a_raw_handler_can_capture_a_result(queue: JobQueue) -> None:
     async def handler(payload: bytes) -> None:
         capture_result(b'"done"')

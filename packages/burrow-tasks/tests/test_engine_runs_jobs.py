@@ -9,6 +9,8 @@ import threading
 from collections.abc import Awaitable
 from datetime import timedelta
 
+import pytest
+
 from burrow_jobs_memory import MemoryStore
 from burrow_tasks import FakeClock, JobQueue, JobsConfig, JobStatus, with_priority
 
@@ -365,3 +367,66 @@ async def test_a_handler_that_calls_sys_exit_fails_and_the_worker_runs_on(
         assert job.status is JobStatus.FAILED
         assert job.error_class == "builtins.SystemExit"
     assert (await queue.get_job(following)).status is JobStatus.COMPLETED
+
+
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text for this one")
+
+
+class _NotAnException(BaseException):
+    """Raised by a handler that should not: it derives from BaseException directly."""
+
+
+async def test_an_error_that_cannot_print_itself_is_recorded_as_a_failure(
+    queue: JobQueue,
+) -> None:
+    async def raises(payload: bytes) -> None:
+        raise _Unprintable
+
+    queue.handle("unprintable", raises)
+    job_id = await queue.enqueue("unprintable", None)
+    await queue.run_until_idle()
+
+    job = await queue.get_job(job_id)
+    assert job.status is JobStatus.FAILED
+    assert job.last_error == "<exception str() failed: _Unprintable>"
+
+
+async def test_a_base_exception_a_handler_raises_fails_its_job_and_the_worker_runs_on(
+    queue: JobQueue,
+) -> None:
+    def raises(payload: bytes) -> None:
+        raise _NotAnException("from a thread")
+
+    async def raises_on_the_loop(payload: bytes) -> None:
+        raise _NotAnException("on the loop")
+
+    queue.handle("base", raises)
+    queue.handle("base-async", raises_on_the_loop)
+    queue.handle("next", lambda payload: None)
+    raised = [await queue.enqueue("base", None), await queue.enqueue("base-async", None)]
+    following = await queue.enqueue("next", None)
+    await queue.run_until_idle()
+
+    for job_id in raised:
+        job = await queue.get_job(job_id)
+        assert job.status is JobStatus.FAILED
+        assert (job.error_class or "").endswith("._NotAnException")
+    assert (await queue.get_job(following)).status is JobStatus.COMPLETED
+
+
+async def test_a_keyboard_interrupt_from_a_handler_is_recorded_then_raised(
+    queue: JobQueue,
+) -> None:
+    async def interrupted(payload: bytes) -> None:
+        raise KeyboardInterrupt
+
+    queue.handle("interrupted", interrupted)
+    job_id = await queue.enqueue("interrupted", None)
+    with pytest.raises(KeyboardInterrupt):
+        await queue.run_until_idle()
+
+    job = await queue.get_job(job_id)
+    assert job.status is JobStatus.FAILED
+    assert job.error_class == "builtins.KeyboardInterrupt"

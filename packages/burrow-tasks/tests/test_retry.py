@@ -43,3 +43,9 @@ def test_no_retry_after_the_last_attempt() -> None:
 def test_attempts_count_from_one() -> None:
     with pytest.raises(ValueError, match="from 1"):
         retry_delay(BASE, 0)
+
+
+@pytest.mark.parametrize("attempt", [1, 21])
+def test_a_base_of_an_hour_or_more_is_capped_without_overflow(attempt: int) -> None:
+    # 30,000 h doubled twenty times is past what a timedelta holds.
+    assert retry_delay(timedelta(hours=30_000), attempt) == timedelta(hours=1)

@@ -163,7 +163,9 @@ def capture_result(data: bytes) -> bool:
     if capture is None:
         return False
     try:
-        json.loads(data)
+        # Decoded first: json.loads of bytes also takes UTF-16 and UTF-32, which the result
+        # column, text, would not.
+        json.loads(bytes(data).decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise PayloadError(f"job result is not JSON text: {exc}") from exc
     capture.data = bytes(data)

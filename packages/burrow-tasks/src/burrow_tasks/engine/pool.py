@@ -644,11 +644,14 @@ class WorkerPool:
                 await self._release(job)
             else:
                 logger.info("burrow: job %s (%s) stopped: %s", job.id, job.type, reason.value)
-        except (Exception, SystemExit) as error:
-            # SystemExit too: a job that calls sys.exit() (argparse refusing its arguments,
+        except BaseException as error:
+            # Whatever else a handler raises fails its job, never leaves it running unheld:
+            # SystemExit too (a job that calls sys.exit(), argparse refusing its arguments,
             # say) fails like any other instead of ending the app's process.
             self._handler_returned(running)
             await self._fail(job, error)
+            if isinstance(error, KeyboardInterrupt):
+                raise  # written down first, then on to whoever stops the app
         else:
             result = None if capture.data is None else capture.data.decode()
             batches = self._batches
@@ -771,12 +774,13 @@ class WorkerPool:
             attempt=job.attempts,
             max_retries=job.max_retries,
         )
+        record = job_error(error)
         written = await self._written(
             partial(
                 self._store.job_fail,
                 job.id,
                 job.lease,
-                error=job_error(error),
+                error=record,
                 retry_at=when,
                 now=now,
             ),
@@ -793,7 +797,7 @@ class WorkerPool:
                 job.type,
                 job.attempts,
                 job.max_retries,
-                error,
+                record.message,
             )
         else:
             logger.info(
@@ -803,7 +807,7 @@ class WorkerPool:
                 job.attempts,
                 job.max_retries,
                 when.isoformat(),
-                error,
+                record.message,
             )
 
     async def _release(self, job: ClaimedJob) -> None:

@@ -15,8 +15,9 @@ def retry_delay(base: timedelta, attempt: int) -> timedelta:
         raise ValueError(f"attempt counts from 1, got {attempt}")
     if base <= timedelta(0):
         return timedelta(0)
-    # Past 2^20 the product overflows timedelta long before it matters: the cap has won.
-    if attempt > 21:
+    # The cap has won before the product is taken: past 2^20, or with a base of an hour or
+    # more, it could overflow timedelta (a base of 30,000 h at the 21st attempt).
+    if attempt > 21 or base >= MAX_RETRY_DELAY:
         return MAX_RETRY_DELAY
     delay: timedelta = base * 2 ** (attempt - 1)
     return min(delay, MAX_RETRY_DELAY)
