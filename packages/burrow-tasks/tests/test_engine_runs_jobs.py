@@ -9,8 +9,6 @@ import threading
 from collections.abc import Awaitable
 from datetime import timedelta
 
-import pytest
-
 from burrow_jobs_memory import MemoryStore
 from burrow_tasks import FakeClock, JobQueue, JobsConfig, JobStatus, with_priority
 
@@ -416,17 +414,19 @@ async def test_a_base_exception_a_handler_raises_fails_its_job_and_the_worker_ru
     assert (await queue.get_job(following)).status is JobStatus.COMPLETED
 
 
-async def test_a_keyboard_interrupt_from_a_handler_is_recorded_then_raised(
+async def test_a_keyboard_interrupt_a_handler_raises_fails_its_job_and_the_worker_runs_on(
     queue: JobQueue,
 ) -> None:
     async def interrupted(payload: bytes) -> None:
         raise KeyboardInterrupt
 
     queue.handle("interrupted", interrupted)
+    queue.handle("next", lambda payload: None)
     job_id = await queue.enqueue("interrupted", None)
-    with pytest.raises(KeyboardInterrupt):
-        await queue.run_until_idle()
+    following = await queue.enqueue("next", None)
+    await queue.run_until_idle()
 
     job = await queue.get_job(job_id)
     assert job.status is JobStatus.FAILED
     assert job.error_class == "builtins.KeyboardInterrupt"
+    assert (await queue.get_job(following)).status is JobStatus.COMPLETED

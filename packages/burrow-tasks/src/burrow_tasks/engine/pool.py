@@ -645,13 +645,13 @@ class WorkerPool:
             else:
                 logger.info("burrow: job %s (%s) stopped: %s", job.id, job.type, reason.value)
         except BaseException as error:
-            # Whatever else a handler raises fails its job, never leaves it running unheld:
-            # SystemExit too (a job that calls sys.exit(), argparse refusing its arguments,
-            # say) fails like any other instead of ending the app's process.
+            # Whatever else a handler raises fails its job, never leaves it running unheld,
+            # and never ends the app's process: SystemExit (a job that calls sys.exit(),
+            # argparse refusing its arguments, say), and KeyboardInterrupt too, which only
+            # the handler's own code raises here (Ctrl-C reaches the app's main task, and
+            # never a handler's daemon thread).
             self._handler_returned(running)
             await self._fail(job, error)
-            if isinstance(error, KeyboardInterrupt):
-                raise  # written down first, then on to whoever stops the app
         else:
             result = None if capture.data is None else capture.data.decode()
             batches = self._batches
