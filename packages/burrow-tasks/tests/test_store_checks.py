@@ -15,11 +15,14 @@ from burrow_tasks.store_checks import require_json_text
 
 
 def _json_reads(text: str) -> bool:
+    """``json`` reads it (without NaN and Infinity) and UTF-8 can encode it: JSON text."""
+
     def refuse(name: str) -> Any:
         raise ValueError(name)
 
     try:
         json.loads(text, parse_constant=refuse)
+        text.encode()
     except (ValueError, RecursionError):
         return False
     return True
@@ -35,6 +38,7 @@ def _check_accepts(text: str) -> bool:
 
 @given(st.text(alphabet=st.sampled_from('{}[]",:0123456789.eE+-truefalsn \\u\t\ud800é')))
 @example('"\\ud800"')
+@example('"\ud800"')
 @example("[1,]")
 @example("1e400")
 def test_the_check_agrees_with_json_on_any_text(text: str) -> None:
