@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
+
+import pytest
 
 from burrow_jobs_memory import MemoryStore
 from burrow_tasks import (
     Capability,
     FakeClock,
     JobQueue,
+    JobsConfig,
     JobStatus,
     current_job,
     define_result_task,
 )
+from burrow_tasks.jobs import Notification
 from burrow_tasks.types import JobId, Lease
 
 Tick = Callable[[float], Awaitable[None]]
@@ -315,3 +320,27 @@ async def test_a_heartbeat_the_store_is_slow_to_answer_holds_back_no_other(
     assert sorted(store.renewed) == sorted([other, slow])
     finish.set()
     await _shutdown(queue, clock)
+
+
+class EndingNotifyStore(MemoryStore):
+    """Its notifications end at once, as a store's whose listener gave up."""
+
+    def notifications(self) -> AsyncIterator[Notification]:
+        async def none() -> AsyncIterator[Notification]:
+            return
+            yield  # an async generator that yields nothing
+
+        return none()
+
+
+async def test_notifications_that_end_while_the_pool_runs_are_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    queue = JobQueue(EndingNotifyStore(), JobsConfig(workers=1), clock=FakeClock())
+    with caplog.at_level(logging.WARNING, logger="burrow_tasks"):
+        await queue.start()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        await queue.shutdown()
+
+    assert "store notifications ended; relying on polling" in caplog.text

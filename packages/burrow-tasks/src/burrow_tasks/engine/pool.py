@@ -902,6 +902,11 @@ class WorkerPool:
             raise
         except Exception:
             logger.exception("burrow: store notifications failed; relying on polling")
+        else:
+            # A store that closes ends its notifications; one that ends them while the pool
+            # still runs leaves cancels to the heartbeats and new work to the poll.
+            if self._state is _State.RUNNING:
+                logger.warning("burrow: store notifications ended; relying on polling")
 
     async def _maintenance_loop(self) -> None:
         while True:
