@@ -402,17 +402,14 @@ class _LoopQueue:
         self._writer = writer
         self._pending: list[_Waiting] = []
         self._claims: list[_Claim] = []
-        self._drains = 0
+        self._drains: set[asyncio.Task[None]] = set()
+        """The drain tasks running (each leaves the set as it ends, not a loop turn later)."""
         self._in_statement = 0
-        self._settled: list[asyncio.Future[None]] = []
-        """Who waits until no flush runs (``settled``)."""
 
     async def settled(self) -> None:
         """Until every write queued so far is written (or has failed) and no flush runs."""
         while self._drains:
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._settled.append(waiter)
-            await waiter
+            await asyncio.wait(set(self._drains))
 
     @property
     def waiting(self) -> bool:
@@ -432,13 +429,14 @@ class _LoopQueue:
             self._start_drain(loop)
 
     def _start_drain(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._drains += 1
-        loop.create_task(self._drain())
+        task = loop.create_task(self._drain())
+        if not task.done():  # an eager task factory may have run it to its end already
+            self._drains.add(task)
 
     async def claim(self, loop: asyncio.AbstractEventLoop, statement: ClaimStatement) -> list[Any]:
         future: asyncio.Future[list[Any]] = loop.create_future()
         self._claims.append(_Claim(statement, future))
-        if self._in_statement == self._drains:
+        if self._in_statement == len(self._drains):
             # Every flush is in the database: this claim and the writes waiting start a
             # statement of their own on another connection instead of waiting their turn.
             self._start_drain(loop)
@@ -461,12 +459,9 @@ class _LoopQueue:
                 finally:
                     self._in_statement -= 1
         finally:
-            self._drains -= 1
-            if not self._drains:
-                waiters, self._settled = self._settled, []
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_result(None)
+            task = asyncio.current_task()
+            if task is not None:
+                self._drains.discard(task)
 
     async def _flush(self, batch: list[_Waiting], claims: list[_Claim]) -> None:
         writes = batch[0].writes if len(batch) == 1 else [w for c in batch for w in c.writes]

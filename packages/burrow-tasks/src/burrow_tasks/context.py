@@ -162,11 +162,12 @@ def capture_result(data: bytes) -> bool:
     capture = _result_capture.get()
     if capture is None:
         return False
+    raw = bytes(data)
     try:
         # Decoded first: json.loads of bytes also takes UTF-16 and UTF-32, which the result
         # column, text, would not.
-        json.loads(bytes(data).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+        json.loads(raw.decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError is one
         raise PayloadError(f"job result is not JSON text: {exc}") from exc
-    capture.data = bytes(data)
+    capture.data = raw
     return True
