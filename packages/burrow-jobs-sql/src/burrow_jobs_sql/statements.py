@@ -30,6 +30,7 @@ from burrow_tasks.store import LEASE_EXPIRED_ERROR_CLASS, SHUTDOWN_ERROR_CLASS
 
 __all__ = [
     "CLAIM_COLUMNS",
+    "POSTGRES_COUNT_BY_STATUS",
     "POSTGRES_INSERT_ONE",
     "POSTGRES_INSERT_UNNEST",
     "SQLITE_CANCELLED_SINCE",
@@ -243,6 +244,22 @@ POSTGRES_INSERT_ONE = (
     _INSERT_INTO + " VALUES (%s, %s, 'pending', %s, 0, %s, %s, %s, %s, false) RETURNING id"
 )
 """One job on PostgreSQL: positional (psycopg's placeholders), aware datetimes as they are."""
+
+POSTGRES_COUNT_BY_STATUS = f"""
+SELECT claimable.pending,
+       (SELECT count(*) FROM {JOBS_TABLE} WHERE status = 'running'),
+       (SELECT count(*) FROM {JOBS_TABLE} WHERE status = 'completed'),
+       claimable.failed,
+       (SELECT count(*) FROM {JOBS_TABLE} WHERE status = 'dead')
+FROM (SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
+             count(*) FILTER (WHERE status = 'failed') AS failed
+      FROM {JOBS_TABLE} WHERE {CLAIMABLE_SQL}) AS claimable
+"""
+"""The jobs per status on PostgreSQL, in ``JobStatus`` order: each status counted through the
+partial index whose predicate it matches (the literals let the planner prove it), the
+running, completed and dead ones by index-only scans. A ``GROUP BY`` over the table reads
+every row: on 1,000,000 jobs (98.8% completed) 274-304 ms against 174 for these counts, the
+admin overview's every refresh."""
 
 SQLITE_CANCELLED_SINCE = (
     f"SELECT id, failed_at FROM {JOBS_TABLE} INDEXED BY {DEAD_INDEX}"

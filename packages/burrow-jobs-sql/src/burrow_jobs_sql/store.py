@@ -47,6 +47,7 @@ from burrow_jobs_sql.sessions import borrowed_session, held_session, store_sessi
 from burrow_jobs_sql.sqlite_batches import insert_batch, require_json_each
 from burrow_jobs_sql.statements import (
     CLAIM_COLUMNS,
+    POSTGRES_COUNT_BY_STATUS,
     POSTGRES_INSERT_ONE,
     POSTGRES_INSERT_UNNEST,
     SQLITE_INSERT_ONE,
@@ -788,6 +789,10 @@ class SQLStore:
         return await self._run(read)
 
     async def jobs_count_by_status(self) -> dict[JobStatus, int]:
+        if self._postgres:
+            row = await self._run(lambda c: c.exec_driver_sql(POSTGRES_COUNT_BY_STATUS).one())
+            return {status: int(count) for status, count in zip(JobStatus, row, strict=True)}
+        # SQLite counts from its status index (created for the admin's lists) either way.
         query = sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)
         rows = await self._run(lambda c: c.execute(query).all())
         counts = dict.fromkeys(JobStatus, 0)
