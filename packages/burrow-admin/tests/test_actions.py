@@ -167,6 +167,38 @@ def test_an_htmx_request_gets_an_hx_redirect_header(client: TestClient, seed: Se
     assert response.headers["hx-redirect"] == f"{MOUNT}/{job_id}"
 
 
+def _htmx_retry(client: TestClient, job_id: str, next_url: str) -> Any:
+    token = client.get(f"{MOUNT}/").context["csrf_token"]  # type: ignore[attr-defined]
+    return client.post(
+        f"{MOUNT}/{job_id}/retry",
+        data={"csrf_token": token, "next": next_url},
+        headers={"HX-Request": "true"},
+        follow_redirects=False,
+    )
+
+
+def test_an_hx_redirect_to_a_next_with_non_latin_characters_is_percent_encoded(
+    client: TestClient, seed: Seeder
+) -> None:
+    job_id = seed.dead()
+
+    response = _htmx_retry(client, job_id, f"{MOUNT}/?type=r\u00e9sum\u00e9-\u20ac")
+
+    assert response.status_code == 200
+    assert response.headers["hx-redirect"] == f"{MOUNT}/?type=r%C3%A9sum%C3%A9-%E2%82%AC"
+
+
+def test_a_line_break_in_next_never_reaches_the_hx_redirect_header(
+    client: TestClient, seed: Seeder
+) -> None:
+    job_id = seed.dead()
+
+    response = _htmx_retry(client, job_id, f"{MOUNT}/\r\nSet-Cookie: planted=1")
+
+    assert response.headers["hx-redirect"] == f"{MOUNT}/%0D%0ASet-Cookie:%20planted=1"
+    assert "planted" not in response.headers.get("set-cookie", "")
+
+
 def test_get_never_changes_state(client: TestClient, seed: Seeder) -> None:
     job_id = seed.dead()
 

@@ -40,6 +40,20 @@ def test_payload_is_pretty_printed_json(client: TestClient, seed: Seeder) -> Non
     assert "{\n  &#34;to&#34;: &#34;a@example.com&#34;,\n  &#34;n&#34;: [\n    1," in html
 
 
+def test_a_payload_nested_too_deep_to_indent_is_shown_as_stored(
+    client: TestClient, seed: Seeder
+) -> None:
+    # The store's check accepts this depth; on Python 3.12 indenting it, deeper in the stack,
+    # recursed past the interpreter's limit and answered 500 (3.13 indents it).
+    payload = "[" * 970 + "]" * 970
+    job_id = seed.pending(payload=payload)
+
+    response = client.get(f"{MOUNT}/{job_id}")
+
+    assert response.status_code == 200
+    assert '<pre class="ba-code ba-payload">[' in response.text
+
+
 def test_a_completed_job_shows_its_result_and_completion_time(
     client: TestClient, seed: Seeder
 ) -> None:

@@ -13,14 +13,17 @@ from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 from starlette.testclient import TestClient
 
+from burrow_admin import create_admin
 from burrow_admin.i18n import LOCALES, parse_accept_language
 from burrow_admin.testing import Seeder
+from burrow_tasks import JobQueue
 
 MOUNT = "/admin/jobs"
 LIST = MOUNT + "/"
 PACKAGE = Path(__file__).parents[1]
 SOURCE = PACKAGE / "src" / "burrow_admin"
 LOCALE_DIR = SOURCE / "locale"
+SECRET = "test-secret-key-0123456789abcdef"
 
 
 def test_english_is_the_default(client: TestClient) -> None:
@@ -62,6 +65,28 @@ def test_language_links_keep_the_other_parameters(client: TestClient) -> None:
     html = client.get(LIST + "?status=dead").text
 
     assert 'href="/admin/jobs/?status=dead&amp;lang=de"' in html
+
+
+def test_language_links_on_a_confirmation_page_open_the_job_page(
+    client: TestClient, seed: Seeder
+) -> None:
+    # The confirmation answers a POST; a link back to the action's URL would be a 405.
+    job_id = seed.pending()
+    token = client.get(LIST).context["csrf_token"]  # type: ignore[attr-defined]
+
+    response = client.post(f"{MOUNT}/{job_id}/cancel", data={"csrf_token": token})
+
+    assert response.template.name == "burrow_admin/confirm.html"  # type: ignore[attr-defined]
+    assert f'href="{MOUNT}/{job_id}?lang=de"' in response.text
+
+
+def test_language_links_never_point_to_another_site(queue: JobQueue) -> None:
+    client = TestClient(create_admin(queue, allow_anonymous=True, secret_key=SECRET))
+
+    html = client.get("http://testserver//evil.example").text
+
+    assert 'href="/evil.example?lang=de"' in html
+    assert 'href="//' not in html
 
 
 def test_error_messages_are_translated(client: TestClient, seed: Seeder) -> None:

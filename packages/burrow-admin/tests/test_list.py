@@ -172,6 +172,9 @@ def test_unknown_status_is_a_400_naming_the_value(client: TestClient) -> None:
         "page=99999999999999",
         "limit=x",
         "limit=%E2%91%A0",
+        "page=--1",
+        "page=-%2B1",
+        "limit=%2B-3",
     ],
 )
 def test_malformed_or_out_of_range_numbers_are_a_400(client: TestClient, query: str) -> None:
@@ -183,6 +186,14 @@ def test_malformed_or_out_of_range_numbers_are_a_400(client: TestClient, query: 
 
 def test_an_overlong_type_filter_is_a_400(client: TestClient) -> None:
     assert client.get(LIST + "?type=" + "x" * 201).status_code == 400
+
+
+def test_a_type_filter_with_a_nul_character_is_a_400(client: TestClient) -> None:
+    # No job type can hold a NUL; PostgreSQL refuses even to compare one.
+    response = client.get(LIST + "?type=send%00email")
+
+    assert response.status_code == 400
+    assert "The type filter &#39;send\\x00email&#39; holds a character" in response.text
 
 
 def test_inline_actions_follow_the_status(client: TestClient, seed: Seeder) -> None:
@@ -199,3 +210,19 @@ def test_inline_actions_follow_the_status(client: TestClient, seed: Seeder) -> N
     assert 'data-action="cancel"' in pending_row
     assert 'data-action="delete"' in pending_row
     assert 'data-action="delete"' in dead_row
+
+
+def test_each_rows_buttons_name_their_job_for_screen_readers(
+    client: TestClient, seed: Seeder
+) -> None:
+    # Twenty rows of bare "Delete" buttons leave a screen reader no way to tell them apart.
+    first = seed.dead("send-email")
+    second = seed.dead("resize-image")
+
+    html = client.get(LIST).text
+
+    for job_id, type_name in ((first, "send-email"), (second, "resize-image")):
+        row = html.split(f'data-job-id="{job_id}"')[1].split("</tr>")[0]
+        hidden = f'<span class="ba-visually-hidden"> {type_name} {job_id}</span></button>'
+        assert f'data-action="retry">Retry{hidden}' in row
+        assert f'data-action="delete">Delete{hidden}' in row

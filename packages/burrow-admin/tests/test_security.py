@@ -190,6 +190,14 @@ def test_a_planted_cookie_without_our_signature_is_a_403(client: TestClient, see
     assert response.status_code == 403
 
 
+def test_a_planted_cookie_with_non_ascii_characters_is_replaced(client: TestClient) -> None:
+    # A sibling subdomain can plant any bytes; the admin must not fail on every page for it.
+    response = client.get(LIST, headers={b"cookie": "burrow_admin_csrf=a.ü".encode()})
+
+    assert response.status_code == 200
+    assert "burrow_admin_csrf=" in response.headers["set-cookie"]
+
+
 def test_the_token_may_come_in_the_x_csrf_token_header(client: TestClient, seed: Seeder) -> None:
     job_id = seed.dead()
     token = client.get(LIST).context["csrf_token"]  # type: ignore[attr-defined]

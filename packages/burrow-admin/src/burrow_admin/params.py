@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from starlette.datastructures import QueryParams
 
 from burrow_admin.errors import BadParameter
 from burrow_admin.i18n import LOCALES, N_
+from burrow_tasks.text import is_storable
 from burrow_tasks.types import JobStatus
 
 __all__ = [
@@ -26,6 +28,8 @@ MAX_LIMIT = 100
 MAX_PAGE = 1_000_000
 # DESIGN §2: a type name is 1-200 characters; a longer filter cannot match anything.
 MAX_TYPE_LENGTH = 200
+# One optional sign, then ASCII digits: int() would also take "1_000" and "٣".
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
 
 STATUS_ORDER: tuple[JobStatus, ...] = (
     JobStatus.PENDING,
@@ -56,8 +60,7 @@ def _parse_int(params: QueryParams, name: str) -> int | None:
     if raw is None or raw.strip() == "":
         return None
     text = raw.strip()
-    # int() would also take "1_000" and "٣"; an admin URL takes plain ASCII digits only.
-    if not (text.isascii() and text.lstrip("-+").isdigit()) or len(text) > 12:
+    if len(text) > 12 or _WHOLE_NUMBER.fullmatch(text) is None:
         raise BadParameter(
             N_("The parameter %(name)s must be a whole number, not %(value)s."),
             name=name,
@@ -86,6 +89,12 @@ def parse_list_query(params: QueryParams) -> ListQuery:
     if type_name is not None and len(type_name) > MAX_TYPE_LENGTH:
         raise BadParameter(
             N_("The type filter is longer than %(max)s characters."), max=MAX_TYPE_LENGTH
+        )
+    if type_name is not None and not is_storable(type_name):
+        # No job type holds a NUL or a lone surrogate, and PostgreSQL refuses to compare one.
+        raise BadParameter(
+            N_("The type filter %(value)s holds a character no job type can have."),
+            value=repr(type_name),
         )
     page = _parse_int(params, "page")
     if page is None:

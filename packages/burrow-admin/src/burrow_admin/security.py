@@ -93,7 +93,9 @@ class CsrfSigner:
         return f"{nonce}.{self._sign(nonce)}"
 
     def is_valid(self, token: str | None) -> bool:
-        if not token or token.count(".") != 1:
+        # A token we minted is ASCII; compare_digest raises TypeError on other str, and a
+        # cookie planted by someone else may hold anything.
+        if not token or not token.isascii() or token.count(".") != 1:
             return False
         nonce, signature = token.split(".")
         return hmac.compare_digest(signature, self._sign(nonce))

@@ -48,9 +48,10 @@ def pretty_json(text: str | None) -> str:
         return ""
     try:
         value = json.loads(text)
-    except ValueError:
+        return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
+    except (ValueError, RecursionError):
+        # A store keeps JSON nested deeper than indenting can recurse: show it as stored.
         return text
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
 
 
 def _gettext(message: str) -> str:
@@ -98,8 +99,17 @@ def request_localizer(request: Request) -> Localizer:
 
 def _with_lang(request: Request, code: str) -> str:
     """This page in another language, every other query parameter kept."""
+    if request.method not in ("GET", "HEAD"):
+        # A page answering a POST (a confirmation, an action's error) is no address a link
+        # can open again (a GET there is a 405): switch on the job's page instead.
+        urls = urls_for(request)
+        job_id = request.path_params.get("job_id")
+        target = urls.job(job_id) if isinstance(job_id, str) else urls.home()
+        return target + "?" + urlencode([("lang", code)])
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
-    return request.url.path + "?" + urlencode([*params, ("lang", code)])
+    # One leading slash: a request for "//host" must not link to another site.
+    path = "/" + request.url.path.lstrip("/")
+    return path + "?" + urlencode([*params, ("lang", code)])
 
 
 def _page(

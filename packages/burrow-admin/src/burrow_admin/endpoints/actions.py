@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -39,6 +39,9 @@ def _safe_next(urls: AdminUrls, raw: object) -> str | None:
 
 
 def _redirect(request: Request, target: str) -> Response:
+    # ``next`` comes from the form: percent-encode it as RedirectResponse does, so that a
+    # non-Latin-1 character or a line break can never reach the HX-Redirect header raw.
+    target = quote(target, safe=":/%#?=@[]!$&'()*+,;")
     if request.headers.get("hx-request") == "true":
         # htmx follows a redirect header itself; a 303 would be swapped into the page.
         return Response(status_code=200, headers={"HX-Redirect": target})
