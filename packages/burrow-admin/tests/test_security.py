@@ -139,7 +139,15 @@ def test_login_url_redirects_an_anonymous_get_to_sign_in(queue: JobQueue) -> Non
     )
 
     assert response.status_code == 303
-    assert response.headers["location"] == "/login?next=%2Fadmin%2Fjobs%2F"
+    assert response.headers["location"] == "/login?next=%2Fadmin%2Fjobs%2F%3Fstatus%3Ddead"
+
+
+def test_a_login_url_with_a_query_of_its_own_gets_next_added_to_it(queue: JobQueue) -> None:
+    response = _host_with_auth(queue, login_url="/accounts/login?provider=sso").get(
+        LIST, follow_redirects=False
+    )
+
+    assert response.headers["location"] == "/accounts/login?provider=sso&next=%2Fadmin%2Fjobs%2F"
 
 
 def test_a_post_without_a_csrf_token_is_a_403(client: TestClient, seed: Seeder) -> None:

@@ -154,7 +154,11 @@ class AccessMiddleware:
                 request, 403, N_("You are not allowed to use the jobs admin.")
             )
         elif self.login_url is not None and request.method in SAFE_METHODS:
-            target = f"{self.login_url}?{urlencode({'next': request.url.path})}"
+            back = request.url.path
+            if request.url.query:
+                back += "?" + request.url.query  # the operator lands on the filtered page
+            joiner = "&" if "?" in self.login_url else "?"
+            target = f"{self.login_url}{joiner}{urlencode({'next': back})}"
             response = RedirectResponse(target, status_code=303)
         else:
             response = self.render_error(request, 401, N_("Please sign in to use the jobs admin."))
