@@ -7,6 +7,7 @@ private helpers (``_job``, ``_us``, ...) so each differs from it in exactly one 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Collection, Sequence
@@ -35,11 +36,12 @@ async def _claim(
     due: str = "run_at <= :now",
     order: str = "priority DESC, run_at, id",
     lease: str = ":lease",
+    status: str = "'running'",
 ) -> list[bt.ClaimedJob]:
     """The example's claim with one of its decisions swapped out."""
     select = f"""SELECT id FROM jobs WHERE {claimable} AND {due} AND type IN
         (SELECT value FROM json_each(:types)) ORDER BY {order} LIMIT :limit"""
-    claim = f"""UPDATE jobs SET status = 'running', attempts = attempts + 1, lease = {lease},
+    claim = f"""UPDATE jobs SET status = {status}, attempts = attempts + 1, lease = {lease},
         last_attempted_at = :now, heartbeat_at = :now, updated_at = :now
         WHERE id = :id RETURNING *"""
     params = {"now": _us(now), "types": json.dumps(list(types)), "limit": limit}
@@ -156,6 +158,81 @@ class CancelAcceptsCompleted(SqliteExampleStore):
         self._operator_action(job_id, "cancel", accepts, sets, _us(now))
 
 
+class LeaseIsTheJobId(SqliteExampleStore):
+    async def jobs_claim(
+        self, limit: int, *, types: Collection[str], now: datetime
+    ) -> list[bt.ClaimedJob]:
+        return await _claim(self, limit, types, now, lease="'lease-' || id")
+
+
+class ClaimLeavesJobsPending(SqliteExampleStore):
+    async def jobs_claim(
+        self, limit: int, *, types: Collection[str], now: datetime
+    ) -> list[bt.ClaimedJob]:
+        return await _claim(self, limit, types, now, status="status")
+
+
+class CompleteRaisesWhenRefused(SqliteExampleStore):
+    async def job_complete(
+        self, job_id: bt.JobId, lease: bt.Lease, *, result: str | None, now: datetime
+    ) -> bool:
+        if not await super().job_complete(job_id, lease, result=result, now=now):
+            raise bt.InvalidJobStatus(job_id, bt.JobStatus.PENDING, "complete", frozenset())
+        return True
+
+
+class GuardedWritesParseTheId(SqliteExampleStore):
+    def _write_if_leased(self, job_id: bt.JobId, lease: bt.Lease, sets: str, **p: Any) -> bool:
+        update = f"UPDATE jobs SET {sets} WHERE id = :id AND lease = :lease RETURNING id"
+        return bool(self._run(update, {**p, "id": int(job_id), "lease": lease}))
+
+
+class RescueRereadsOnlyTheStatus(SqliteExampleStore):
+    """Selects the stale jobs, then sends them back in a second transaction that checks
+    they are still running but not that they are still stale (the pause stands for a
+    network round trip between the two)."""
+
+    async def jobs_rescue(self, *, stale_before: datetime, now: datetime) -> list[bt.JobId]:
+        select = "SELECT id FROM jobs WHERE status = 'running' AND heartbeat_at < ?"
+        stale = [i for (i,) in self._run(select, (_us(stale_before),))]
+        if not stale:
+            return []
+        await asyncio.sleep(0.01)
+        where = f"status = 'running' AND id IN ({', '.join(map(str, stale))})"
+        params = {"now": _us(now)}
+        expired = (rules.lease_expired_message(stale_before), rules.LEASE_EXPIRED_ERROR_CLASS)
+        return [str(i) for i in self._send_back(where, params, *expired)]
+
+
+class DeadKeepsTheEarlierTraceback(SqliteExampleStore):
+    def _send_back(self, where: str, params: dict[str, Any], error: str, kind: str) -> list[int]:
+        pending = f"""UPDATE jobs SET status = 'pending', run_at = :now, lease = NULL,
+            updated_at = :now WHERE {where} AND attempts < max_retries RETURNING id"""
+        dead = f"""UPDATE jobs SET status = 'dead', failed_at = :now, last_error = :error,
+            error_class = :kind, lease = NULL, updated_at = :now
+            WHERE {where} AND attempts >= max_retries RETURNING id"""
+        with self._transaction() as db:
+            ids = db.execute(pending, params).fetchall()
+            ids += db.execute(dead, {**params, "error": error, "kind": kind}).fetchall()
+        return sorted(id for (id,) in ids)
+
+
+class CancelReadsThenWrites(SqliteExampleStore):
+    """Checks the status in one transaction and writes in the next (the pause stands for
+    a network round trip between the two)."""
+
+    async def job_cancel(self, job_id: bt.JobId, *, now: datetime) -> None:
+        job = await self.job_get(job_id)
+        if job is None:
+            raise bt.JobNotFound(job_id)
+        if job.status not in rules.CANCEL_ACCEPTS:
+            raise bt.InvalidJobStatus(job_id, job.status, "cancel", rules.CANCEL_ACCEPTS)
+        await asyncio.sleep(0.01)
+        update = """UPDATE jobs SET status = 'dead', cancelled = 1, failed_at = :now,
+            updated_at = :now, lease = NULL WHERE id = :id"""
+        self._run(update, {"id": int(job_id), "now": _us(now)})
+
+
 MUTANTS: dict[str, str] = {
     ClaimIgnoresPriority.__name__: "test_claim_prefers_higher_priority",
     ClaimIgnoresRunAt.__name__: "test_claim_skips_jobs_scheduled_in_the_future",
@@ -169,5 +246,15 @@ MUTANTS: dict[str, str] = {
     BatchKeepsRowsBeforeFailure.__name__: "test_batch_is_all_or_nothing",
     CleanupDeletesDead.__name__: "test_cleanup_keeps_dead_jobs",
     CancelAcceptsCompleted.__name__: "test_cancel_refuses_completed_and_dead_jobs",
+    DeadKeepsTheEarlierTraceback.__name__: (
+        "test_rescue_to_dead_replaces_the_error_of_an_earlier_attempt"
+    ),
+    CancelReadsThenWrites.__name__: "test_cancel_racing_complete_never_cancels_a_completed_job",
+    LeaseIsTheJobId.__name__: "test_every_claim_gets_a_distinct_lease",
+    GuardedWritesParseTheId.__name__: "test_guarded_writes_on_an_id_never_handed_out_are_refused",
+    RescueRereadsOnlyTheStatus.__name__: "test_rescue_racing_heartbeat_never_takes_a_renewed_job",
+    # these two hung the suite before its loops learned to stop: they must fail, not hang
+    ClaimLeavesJobsPending.__name__: "test_in_loop_claimers_never_share_a_job",
+    CompleteRaisesWhenRefused.__name__: "test_rescue_racing_complete_never_undoes_a_complete",
 }
 """Each mutant, by class name, and the suite test that must fail on it."""

@@ -34,6 +34,10 @@ class TestStore(JobStoreTests):
 """
 
 
+SMALL = ("--burrow-claim-jobs=200", "--burrow-rescue-jobs=200")
+"""Concurrency sizes for these runs: a mutant shows within the first few hundred jobs."""
+
+
 def _suite_against(pytester: pytest.Pytester, store: str, module: str = "mutants") -> None:
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     pytester.syspathinsert(HERE)
@@ -45,14 +49,14 @@ def test_mutant_fails_its_named_test(
     pytester: pytest.Pytester, mutant: str, suite_test: str
 ) -> None:
     _suite_against(pytester, mutant)
-    result = pytester.runpytest_inprocess(f"test_store.py::TestStore::{suite_test}")
+    result = pytester.runpytest_inprocess(f"test_store.py::TestStore::{suite_test}", *SMALL)
     result.assert_outcomes(failed=1)
 
 
 def test_unmutated_example_passes_every_named_test(pytester: pytest.Pytester) -> None:
     _suite_against(pytester, "SqliteExampleStore", module="burrow_example_store")
     node_ids = [f"test_store.py::TestStore::{name}" for name in sorted(set(MUTANTS.values()))]
-    result = pytester.runpytest_inprocess(*node_ids)
+    result = pytester.runpytest_inprocess(*node_ids, *SMALL)
     result.assert_outcomes(passed=len(node_ids))
 
 

@@ -33,32 +33,37 @@ class Claim:
     completed: bool
 
 
-async def _claim_loop(store: JobStore, batch: int) -> list[Claim]:
+async def _claim_loop(store: JobStore, batch: int, budget: int) -> list[Claim]:
     got: list[Claim] = []
-    while True:
+    # jobs only move forward (pending → running → completed), so a correct store runs dry;
+    # one claimer getting more than ``budget`` (all the jobs there are) means a store hands
+    # jobs out again, and the parent's check names them instead of waiting forever
+    while len(got) <= budget:
         claimed = await store.jobs_claim(batch, types=ALL_TYPES, now=T0)
-        if not claimed:  # jobs only move forward (pending → running → completed): done
-            return got
+        if not claimed:
+            break
         for job in claimed:
             ok = await store.job_complete(job.id, job.lease, result=None, now=T0)
             got.append(Claim(job.id, job.lease, ok))
+    return got
 
 
-def claim_until_empty(store: JobStore, batch: int, start: Waiter) -> list[Claim]:
-    """On a new event loop: wait for ``start``, then claim and complete until none are left."""
+def claim_until_empty(store: JobStore, batch: int, budget: int, start: Waiter) -> list[Claim]:
+    """On a new event loop: wait for ``start``, then claim and complete until none are left
+    (or more than ``budget`` were claimed)."""
     start.wait(60)
     with asyncio.Runner() as runner:
-        return runner.run(_claim_loop(store, batch))
+        return runner.run(_claim_loop(store, batch, budget))
 
 
-def claim_until_empty_from_dsn(dsn: str, batch: int, start: Waiter) -> list[Claim]:
+def claim_until_empty_from_dsn(dsn: str, batch: int, budget: int, start: Waiter) -> list[Claim]:
     """As ``claim_until_empty``, on a store this thread or process opens from ``dsn``."""
 
     async def run() -> list[Claim]:
         store = open_store(dsn)
         try:
             await asyncio.to_thread(start.wait, 60)
-            return await _claim_loop(store, batch)
+            return await _claim_loop(store, batch, budget)
         finally:
             await store.close()
 

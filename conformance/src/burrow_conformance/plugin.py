@@ -58,8 +58,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--burrow-rescue-jobs",
         type=int,
         default=None,
-        help="jobs in the rescue-races-complete test (default: env "
-        "BURROW_CONFORMANCE_RESCUE_JOBS, else 1000)",
+        help="jobs in each race test (rescue vs complete or heartbeat, cancel vs complete) "
+        "(default: env BURROW_CONFORMANCE_RESCUE_JOBS, else 1000)",
     )
     group.addoption(
         "--burrow-claimers",

@@ -1,4 +1,5 @@
-"""Rule 2 under load: concurrent claimers never share a job; rescue never undoes a complete.
+"""Rules 2, 6 and 8 under load: concurrent claimers never share a job; rescue never undoes
+a complete nor takes a job whose heartbeat renewed it; cancel never cancels a completed job.
 
 Threads each run their own event loop. With ``burrow_store_dsn`` every thread (and every
 child process, capability ``cross_process``) opens its own store from the DSN through the
@@ -18,8 +19,9 @@ from collections import Counter
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack
-from datetime import timedelta
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, TypeVar
 
 from burrow_conformance._assertions import Rule, check, violation
 from burrow_conformance._backends import open_store
@@ -31,8 +33,9 @@ from burrow_conformance._claimers import (
 )
 from burrow_conformance._harness import Session, store_test
 from burrow_conformance.requirements import requires
+from burrow_tasks.errors import InvalidJobStatus
 from burrow_tasks.store import JobStore
-from burrow_tasks.types import Capability, JobId, JobStatus
+from burrow_tasks.types import Capability, JobId, JobStatus, Lease
 
 __all__ = ["ConcurrencyTests"]
 
@@ -45,6 +48,9 @@ INSERT_CHUNK = 500
 
 RESCUE_LOOKAHEAD = 4
 """How many jobs ahead of the completers the rescuer's cutoff reaches."""
+
+CANCEL_LOOKAHEAD = 2
+"""How many jobs ahead of the completers' progress the operator cancels."""
 
 
 async def _insert_many(s: Session, store: JobStore, count: int) -> list[JobId]:
@@ -105,8 +111,8 @@ class ConcurrencyTests:
         def work(n: int) -> list[Claim]:
             batch = BATCHES[n % len(BATCHES)]
             if dsn:
-                return claim_until_empty_from_dsn(dsn, batch, start)
-            return claim_until_empty(store, batch, start)
+                return claim_until_empty_from_dsn(dsn, batch, len(ids), start)
+            return claim_until_empty(store, batch, len(ids), start)
 
         with ThreadPoolExecutor(options.claimers) as pool:
             claims = await _run_in_pool(pool, options.claimers, work)
@@ -141,7 +147,9 @@ class ConcurrencyTests:
             start: Waiter = manager.Barrier(options.claimers)
             pool = stack.enter_context(ProcessPoolExecutor(options.claimers, mp_context=context))
             futures = [
-                pool.submit(claim_until_empty_from_dsn, dsn, BATCHES[n % len(BATCHES)], start)
+                pool.submit(
+                    claim_until_empty_from_dsn, dsn, BATCHES[n % len(BATCHES)], len(ids), start
+                )
                 for n in range(options.claimers)
             ]
             results = await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
@@ -156,8 +164,10 @@ class ConcurrencyTests:
         ids = await _insert_many(s, s.store, 200)
 
         async def claimer(batch: int) -> list[Claim]:
-            got = []
-            while claimed := await s.store.jobs_claim(batch, types=("email", "report"), now=s.now):
+            got: list[Claim] = []
+            while len(got) <= len(ids) and (
+                claimed := await s.store.jobs_claim(batch, types=("email", "report"), now=s.now)
+            ):
                 for job in claimed:
                     ok = await s.store.job_complete(job.id, job.lease, result=None, now=s.now)
                     got.append(Claim(job.id, job.lease, ok))
@@ -180,7 +190,9 @@ class ConcurrencyTests:
 
         async def lane() -> list[Claim]:
             got: list[Claim] = []
-            while claimed := await s.store.jobs_claim(16, types=("email", "report"), now=s.now):
+            while len(got) <= len(ids) and (
+                claimed := await s.store.jobs_claim(16, types=("email", "report"), now=s.now)
+            ):
                 written = await asyncio.gather(
                     *(s.store.job_complete(j.id, j.lease, result=None, now=s.now) for j in claimed)
                 )
@@ -197,98 +209,236 @@ class ConcurrencyTests:
         Every job ends exactly one way: completed (its complete was accepted) or rescued
         back to pending (its complete was refused) — never both, never neither.
         """
-        options = s.harness.options
-        dsn = s.harness.dsn
-        store = s.track(open_store(dsn)) if dsn else s.store
-        ids = await _insert_many(s, store, options.rescue_jobs)
-        # claim one job per millisecond, so each has its own heartbeat time and the
-        # rescuer's cutoff can aim at the jobs the completers are about to finish
-        step = timedelta(milliseconds=1)
-        held: list[tuple[JobId, str]] = []
-        for n in range(len(ids)):
-            claimed = await store.jobs_claim(1, types=("email", "report"), now=s.now + step * n)
-            held += [(job.id, job.lease) for job in claimed]
-        check(
-            Rule.CLAIM_EXCLUSIVE,
-            "claiming every job before the race",
-            expected=len(ids),
-            got=len(held),
-        )
-        later = s.now + timedelta(days=1)
-        start = threading.Barrier(3)
-        progress = [0, 0]  # jobs each completer has finished (one writer each)
 
-        def complete(half: int) -> dict[JobId, bool]:
+        async def complete(store: JobStore, job_id: JobId, lease: Lease, now: datetime) -> bool:
+            return await store.job_complete(job_id, lease, result="1", now=now)
+
+        race = await _rescue_race(s, "job_complete", complete)
+        completed = race.accepted
+        operation = f"job_complete racing jobs_rescue over {len(race.ids)} jobs"
+        race.check_each_job_ended_one_way(Rule.RESCUE, operation, "completed/rescued")
+        counts = await race.store.jobs_count_by_status()
+        check(
+            Rule.RESCUE,
+            operation + " → jobs_count_by_status",
+            expected=_nonzero(
+                {
+                    JobStatus.COMPLETED: len(completed),
+                    JobStatus.PENDING: len(race.ids) - len(completed),
+                }
+            ),
+            got=_nonzero(counts),
+        )
+        for job_id in completed:
+            job = await race.store.job_get(job_id)
+            if job is None or job.status is not JobStatus.COMPLETED:
+                violation(Rule.RESCUE, operation, f"job {job_id!r} was completed, now {job!r}")
+
+    @store_test
+    async def test_rescue_racing_heartbeat_never_takes_a_renewed_job(self, s: Session) -> None:
+        """Heartbeaters and a rescuer fight over the same running jobs, oldest first.
+
+        A heartbeat renews the job past every cutoff the rescuer uses, so a job whose
+        heartbeat was accepted stays running under its lease: a rescue that picks its jobs
+        and sends them back without checking they are still stale in the same write would
+        hand a healthy job to a second worker.
+        """
+
+        async def heartbeat(store: JobStore, job_id: JobId, lease: Lease, now: datetime) -> bool:
+            return await store.job_heartbeat(job_id, lease, now=now)
+
+        race = await _rescue_race(s, "job_heartbeat", heartbeat)
+        operation = f"job_heartbeat racing jobs_rescue over {len(race.ids)} jobs"
+        race.check_each_job_ended_one_way(Rule.RESCUE, operation, "heartbeated/rescued")
+        counts = await race.store.jobs_count_by_status()
+        check(
+            Rule.RESCUE,
+            operation + " → jobs_count_by_status",
+            expected=_nonzero(
+                {
+                    JobStatus.RUNNING: len(race.accepted),
+                    JobStatus.PENDING: len(race.ids) - len(race.accepted),
+                }
+            ),
+            got=_nonzero(counts),
+        )
+
+    @store_test
+    async def test_cancel_racing_complete_never_cancels_a_completed_job(self, s: Session) -> None:
+        """Rule 8 under load: completers finish running jobs while an operator cancels the
+        job just ahead of them. Cancel checks the status in the same write, so every job
+        ends completed (and the cancel raised ``InvalidJobStatus``) or cancelled (and the
+        complete was refused), never both."""
+
+        async def complete(store: JobStore, job_id: JobId, lease: Lease, now: datetime) -> bool:
+            return await store.job_complete(job_id, lease, result="1", now=now)
+
+        race = await _hold_every_job(s)
+
+        async def cancel(own: JobStore, front: int | None) -> list[JobId]:
+            if front is None or front + CANCEL_LOOKAHEAD >= len(race.held):
+                return []
+            job_id = race.held[front + CANCEL_LOOKAHEAD][0]
+            try:
+                await own.job_cancel(job_id, now=race.later)
+            except InvalidJobStatus:
+                return []
+            return [job_id]
+
+        await race.run(s.harness.dsn, "job_complete", complete, cancel)
+        operation = f"job_complete racing job_cancel over {len(race.ids)} jobs"
+        race.check_each_job_ended_one_way(Rule.OPERATOR, operation, "completed/cancelled")
+        counts = await race.store.jobs_count_by_status()
+        check(
+            Rule.OPERATOR,
+            operation + " → jobs_count_by_status",
+            expected=_nonzero(
+                {JobStatus.COMPLETED: len(race.accepted), JobStatus.DEAD: len(race.taken)}
+            ),
+            got=_nonzero(counts),
+        )
+
+
+WorkerWrite = Callable[[JobStore, JobId, Lease, datetime], Coroutine[Any, Any, bool]]
+"""A guarded write of the job's worker: ``(store, id, lease, now) -> accepted``."""
+
+Interference = Callable[[JobStore, int | None], Coroutine[Any, Any, list[JobId]]]
+"""What the third thread does each time the workers move on: ``(store, front)`` with the
+number of jobs the workers have written so far (None once they are done) -> the ids it
+took from them."""
+
+
+async def _rescue_race(s: Session, name: str, write: WorkerWrite) -> _Race:
+    """``write`` racing a rescuer whose cutoff aims just ahead of the workers."""
+    race = await _hold_every_job(s)
+
+    async def rescue(own: JobStore, front: int | None) -> list[JobId]:
+        cutoff = race.later if front is None else race.claimed_at(front + RESCUE_LOOKAHEAD)
+        return await own.jobs_rescue(stale_before=cutoff, now=race.later)
+
+    await race.run(s.harness.dsn, name, write, rescue)
+    return race
+
+
+@dataclass
+class _Race:
+    """Every job held by a claim, then written by two workers (at a time past every
+    cutoff) while a third thread interferes just ahead of them; and how that ended."""
+
+    store: JobStore
+    ids: list[JobId]
+    held: list[tuple[JobId, Lease]]
+    start: datetime
+    later: datetime
+    accepted: set[JobId] = field(default_factory=set)
+    taken: list[JobId] = field(default_factory=list)
+
+    STEP: ClassVar[timedelta] = timedelta(milliseconds=1)
+
+    def claimed_at(self, n: int) -> datetime:
+        """When the ``n``-th held job was claimed (one per millisecond)."""
+        return self.start + self.STEP * n
+
+    async def run(
+        self, dsn: str | None, name: str, write: WorkerWrite, interfere: Interference
+    ) -> None:
+        start = threading.Barrier(3)
+        progress = [0, 0]  # jobs each worker has written (one writer each)
+        # set when a worker stops for any reason, so the third thread never waits on a
+        # dead worker
+        stopped = [threading.Event(), threading.Event()]
+
+        def work(half: int) -> dict[JobId, bool]:
             async def run(own: JobStore) -> dict[JobId, bool]:
                 outcomes = {}
-                for done, (job_id, lease) in enumerate(held[half::2], start=1):
-                    outcomes[job_id] = await own.job_complete(job_id, lease, result="1", now=later)
+                for done, (job_id, lease) in enumerate(self.held[half::2], start=1):
+                    try:
+                        outcomes[job_id] = await write(own, job_id, lease, self.later)
+                    except Exception as error:
+                        violation(
+                            Rule.LEASE_GUARD,
+                            f"{name}({job_id!r}, its lease) in a race",
+                            f"raised {error!r}; a refused write returns False, never raises",
+                        )
                     progress[half] = done
                     _yield_thread()
                 return outcomes
 
-            return _on_own_loop(dsn, store, start, run)
+            try:
+                return _on_own_loop(dsn, self.store, start, run)
+            finally:
+                stopped[half].set()
 
-        def rescue(_: int) -> list[JobId]:
+        def interferer(_: int) -> list[JobId]:
             async def run(own: JobStore) -> list[JobId]:
-                rescued: list[JobId] = []
+                taken: list[JobId] = []
                 last_front = -1
-                while (front := sum(progress)) < len(held):
-                    if front != last_front:  # aim again only once the completers moved on
-                        cutoff = s.now + step * (front + RESCUE_LOOKAHEAD)
-                        rescued += await own.jobs_rescue(stale_before=cutoff, now=later)
+                while not all(event.is_set() for event in stopped):
+                    front = sum(progress)
+                    if front != last_front:  # aim again only once the workers moved on
+                        taken += await interfere(own, front)
                         last_front = front
                     _yield_thread()
-                rescued += await own.jobs_rescue(stale_before=later, now=later)
-                return rescued
+                taken += await interfere(own, None)
+                return taken
 
-            return _on_own_loop(dsn, store, start, run)
+            return _on_own_loop(dsn, self.store, start, run)
 
         with ThreadPoolExecutor(3) as pool:
             loop = asyncio.get_running_loop()
-            even, odd, rescued = await asyncio.gather(
-                loop.run_in_executor(pool, complete, 0),
-                loop.run_in_executor(pool, complete, 1),
-                loop.run_in_executor(pool, rescue, 0),
+            even, odd, taken = await asyncio.gather(
+                loop.run_in_executor(pool, work, 0),
+                loop.run_in_executor(pool, work, 1),
+                loop.run_in_executor(pool, interferer, 0),
             )
-        completed = {job_id for job_id, ok in {**even, **odd}.items() if ok}
-        operation = f"job_complete racing jobs_rescue over {len(ids)} jobs"
+        self.accepted = {job_id for job_id, ok in {**even, **odd}.items() if ok}
+        self.taken = taken
+
+    def check_each_job_ended_one_way(self, rule: Rule, operation: str, outcomes: str) -> None:
+        """``outcomes``: "accepted/taken", e.g. "completed/rescued"."""
+        __tracebackhide__ = True
+        accepted_as, taken_as = outcomes.split("/")
         check(
-            Rule.RESCUE,
-            operation + " → both completed and rescued",
+            rule,
+            f"{operation} → both {accepted_as} and {taken_as}",
             expected=[],
-            got=sorted(completed & set(rescued))[:10],
+            got=sorted(self.accepted & set(self.taken))[:10],
         )
         check(
-            Rule.RESCUE,
-            operation + " → neither completed nor rescued",
+            rule,
+            f"{operation} → neither {accepted_as} nor {taken_as}",
             expected=[],
-            got=sorted(set(ids) - completed - set(rescued))[:10],
+            got=sorted(set(self.ids) - self.accepted - set(self.taken))[:10],
         )
         check(
-            Rule.RESCUE,
-            operation + " → rescued twice",
-            expected=len(rescued),
-            got=len(set(rescued)),
+            rule,
+            f"{operation} → {taken_as} twice",
+            expected=len(self.taken),
+            got=len(set(self.taken)),
         )
-        counts = await store.jobs_count_by_status()
-        check(
-            Rule.RESCUE,
-            operation + " → jobs_count_by_status",
-            expected={
-                status: n
-                for status, n in (
-                    (JobStatus.COMPLETED, len(completed)),
-                    (JobStatus.PENDING, len(ids) - len(completed)),
-                )
-                if n
-            },
-            got={status: n for status, n in counts.items() if n},
-        )
-        for job_id in completed:
-            job = await store.job_get(job_id)
-            if job is None or job.status is not JobStatus.COMPLETED:
-                violation(Rule.RESCUE, operation, f"job {job_id!r} was completed, now {job!r}")
+
+
+async def _hold_every_job(s: Session) -> _Race:
+    dsn = s.harness.dsn
+    store = s.track(open_store(dsn)) if dsn else s.store
+    ids = await _insert_many(s, store, s.harness.options.rescue_jobs)
+    race = _Race(store, ids, [], s.now, s.now + timedelta(days=1))
+    # one claim per millisecond, so each job has its own heartbeat time and a cutoff can
+    # aim at the jobs the workers are about to write
+    for n in range(len(ids)):
+        claimed = await store.jobs_claim(1, types=("email", "report"), now=race.claimed_at(n))
+        race.held += [(job.id, job.lease) for job in claimed]
+    check(
+        Rule.CLAIM_EXCLUSIVE,
+        "claiming every job before the race",
+        expected=len(ids),
+        got=len(race.held),
+    )
+    return race
+
+
+def _nonzero(counts: dict[JobStatus, int]) -> dict[JobStatus, int]:
+    return {status: n for status, n in counts.items() if n}
 
 
 def _yield_thread() -> None:

@@ -18,13 +18,14 @@ class LeaseTests:
     async def test_every_claim_gets_a_distinct_lease(self, s: Session) -> None:
         for _ in range(5):
             await s.insert()
-        first = [c.lease for c in await s.claim(5)]
-        job_id = await s.failed(retry_in=0)
-        [again] = await s.claim(1)
-        leases = [*first, again.lease]
+        first = await s.claim(5)
+        retried = first[0]
+        await s.store.job_fail(retried.id, retried.lease, error=ERROR, retry_at=s.now, now=s.now)
+        again = await s.claim_job(retried.id)
+        leases = [*(c.lease for c in first), again.lease]
         check(
             Rule.LEASE_FRESH,
-            f"jobs_claim (six claims, the last one a re-claim of {job_id!r})",
+            f"jobs_claim (six claims, the last one a re-claim of {retried.id!r})",
             expected=len(leases),
             got=len(set(leases)),
         )
@@ -128,6 +129,34 @@ class LeaseTests:
             "heartbeat/complete/fail/release of a deleted job (must return False, not raise)",
             expected=(False, False, False, False),
             got=got,
+        )
+
+    @store_test
+    async def test_guarded_writes_on_an_id_never_handed_out_are_refused(self, s: Session) -> None:
+        claimed = await s.running()
+        # not an id of this store, whatever its ids look like: a refusal, not an error
+        for job_id in ("no-such-job", "9" * 30):
+            got = (
+                await s.store.job_heartbeat(job_id, claimed.lease, now=s.at(1)),
+                await s.store.job_complete(job_id, claimed.lease, result=None, now=s.at(1)),
+                await s.store.job_fail(
+                    job_id, claimed.lease, error=ERROR, retry_at=None, now=s.at(1)
+                ),
+                await s.store.job_release(job_id, claimed.lease, now=s.at(1)),
+            )
+            check(
+                Rule.LEASE_GUARD,
+                f"heartbeat/complete/fail/release of id {job_id!r} (must return False, not raise)",
+                expected=(False, False, False, False),
+                got=got,
+            )
+        check_fields(
+            Rule.LEASE_GUARD,
+            "writes naming an unknown id with a held job's lease",
+            await s.get(claimed.id),
+            status=JobStatus.RUNNING,
+            lease=claimed.lease,
+            heartbeat_at=s.now,
         )
 
     @store_test

@@ -58,6 +58,24 @@ class ReleaseTests:
         )
 
     @store_test
+    async def test_release_to_dead_replaces_the_error_of_an_earlier_attempt(
+        self, s: Session
+    ) -> None:
+        job_id = await s.failed(retry_in=0, max_retries=2)
+        claimed = await s.claim_job(job_id)
+        await s.store.job_release(job_id, claimed.lease, now=s.at(4))
+        check_fields(
+            Rule.RELEASE,
+            "job_release of a last attempt after a failed one",
+            await s.get(job_id),
+            status=JobStatus.DEAD,
+            last_error=SHUTDOWN_MESSAGE,
+            error_class=SHUTDOWN_ERROR_CLASS,
+            error_traceback=None,
+            attempts=2,
+        )
+
+    @store_test
     async def test_release_with_a_wrong_lease_writes_nothing(self, s: Session) -> None:
         claimed = await s.running()
         ok = await s.store.job_release(claimed.id, "x" + claimed.lease, now=s.at(4))

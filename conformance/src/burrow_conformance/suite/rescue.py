@@ -52,6 +52,25 @@ class RescueTests:
         )
 
     @store_test
+    async def test_rescue_to_dead_replaces_the_error_of_an_earlier_attempt(
+        self, s: Session
+    ) -> None:
+        job_id = await s.failed(retry_in=0, max_retries=2)
+        await s.claim_job(job_id)
+        cutoff = s.at(1)
+        await s.store.jobs_rescue(stale_before=cutoff, now=s.at(600))
+        check_fields(
+            Rule.RESCUE,
+            "jobs_rescue of a last attempt after a failed one",
+            await s.get(job_id),
+            status=JobStatus.DEAD,
+            last_error=lease_expired_message(cutoff),
+            error_class=LEASE_EXPIRED_ERROR_CLASS,
+            error_traceback=None,
+            attempts=2,
+        )
+
+    @store_test
     async def test_rescue_leaves_a_job_heartbeated_after_the_cutoff(self, s: Session) -> None:
         claimed = await s.running()
         await s.store.job_heartbeat(claimed.id, claimed.lease, now=s.at(300))
