@@ -1,8 +1,9 @@
 """Hypothesis budgets for the suite's property tests: ``dev`` (default), ``ci``, ``thorough``.
 
 Chosen by ``--burrow-hypothesis-profile`` or the env var ``BURROW_HYPOTHESIS_PROFILE``. They
-apply to the suite's own Hypothesis tests only (registered as ``burrow-<name>``), so a
-backend project's global Hypothesis profile is left alone.
+are plain ``settings`` objects applied to the suite's own Hypothesis tests only, never
+registered or loaded as Hypothesis profiles, so a backend project's global Hypothesis
+profile is left alone.
 """
 
 from __future__ import annotations
