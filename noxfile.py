@@ -139,6 +139,12 @@ def tests(session: nox.Session, package: str) -> None:
     )
 
 
+def _race_size(session: nox.Session) -> list[str]:
+    """The conformance races (rescue against complete and heartbeat, cancel against complete)
+    at full size (1,000 jobs) on the heavy leg, at 300 on the other Pythons."""
+    return [] if session.python == HEAVY_PYTHON else ["--burrow-rescue-jobs=300"]
+
+
 @nox.session(python=PYTHONS)
 def conformance(session: nox.Session) -> None:
     """The conformance suite's self-tests (mutants, guard) and the example store wired in as
@@ -148,6 +154,7 @@ def conformance(session: nox.Session) -> None:
         "pytest",
         "conformance/tests",
         "conformance/examples",
+        *_race_size(session),
         *session.posargs,
         env={"BURROW_HYPOTHESIS_PROFILE": hypothesis_profile(session)},
     )
@@ -167,6 +174,7 @@ def sql(session: nox.Session, db: str) -> None:
         "packages/burrow-jobs-sql/tests",
         f"--burrow-db={db}",
         *scale,
+        *_race_size(session),
         *session.posargs,
         env={"BURROW_HYPOTHESIS_PROFILE": hypothesis_profile(session)},
     )

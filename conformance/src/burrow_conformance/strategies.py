@@ -12,6 +12,7 @@ __all__ = [
     "BAD_PAYLOAD",
     "LEASE_CHOICES",
     "job_types",
+    "lease_choices",
     "max_retries",
     "payloads",
     "priorities",
@@ -19,6 +20,7 @@ __all__ = [
     "retry_delays",
     "run_offsets",
     "type_sets",
+    "worker_steps",
 ]
 
 TYPES = ("email", "report")
@@ -29,6 +31,10 @@ BAD_PAYLOAD = "{not json"
 LEASE_CHOICES = ("current", "first", "never issued")
 """Which lease a guarded write presents: the job's current (or latest) lease, the first it
 ever had (stale after a re-claim), or one no claim ever handed out."""
+
+lease_choices = st.sampled_from(("current", *LEASE_CHOICES))
+"""A ``LEASE_CHOICES`` entry, the current lease half the time: an accepted write moves a job
+on to the paths behind it (a second attempt, a rescue of a last attempt)."""
 
 job_types = st.sampled_from(TYPES)
 type_sets = st.sampled_from([TYPES, ("email",), ("report",), ("report", "other"), ()])
@@ -41,6 +47,9 @@ payloads = st.sampled_from(['{"n": 1}', '{"b": 1,  "a": "ü"}', "[]", '"x"', "nu
 results = st.sampled_from([None, '{"ok": true}', "  [1,2] "])
 retry_delays = st.one_of(st.none(), st.sampled_from([0, 30, 60]))
 """``job_fail``'s retry: None (dead) or seconds after now."""
+
+worker_steps = st.sampled_from(["fail", "die", "complete", "release", "heartbeat", "leave running"])
+"""What a worker does with the job it just claimed (``StoreMachine.work``)."""
 
 advances = st.sampled_from([1, 30, 60, 600])
 stale_ages = st.sampled_from([0, 30, 600])

@@ -207,6 +207,10 @@ def store_on_the_apps_engine(database: Database) -> Iterator[StoreFactory]:
 
     async def new_store() -> JobStore:
         database.clear()
+        # The state machine asks for a store per example: the earlier examples' pools go
+        # (an engine stays usable after dispose), or 60 of them outgrow max_connections.
+        for earlier in engines:
+            earlier.dispose()
         engine = sa.create_engine(to_url(database.dsn))
         engines.append(engine)
         return SQLStore.from_engine(engine, auto_migrate=False)
