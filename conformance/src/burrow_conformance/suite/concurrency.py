@@ -210,24 +210,17 @@ class ConcurrencyTests:
         back to pending (its complete was refused) — never both, never neither.
         """
 
-        async def complete(store: JobStore, job_id: JobId, lease: Lease, now: datetime) -> bool:
-            return await store.job_complete(job_id, lease, result="1", now=now)
-
-        race = await _rescue_race(s, "job_complete", complete)
+        race = await _rescue_race(s, "job_complete", _complete)
         completed = race.accepted
         operation = f"job_complete racing jobs_rescue over {len(race.ids)} jobs"
         race.check_each_job_ended_one_way(Rule.RESCUE, operation, "completed/rescued")
-        counts = await race.store.jobs_count_by_status()
-        check(
+        await race.check_counts(
             Rule.RESCUE,
-            operation + " → jobs_count_by_status",
-            expected=_nonzero(
-                {
-                    JobStatus.COMPLETED: len(completed),
-                    JobStatus.PENDING: len(race.ids) - len(completed),
-                }
-            ),
-            got=_nonzero(counts),
+            operation,
+            {
+                JobStatus.COMPLETED: len(completed),
+                JobStatus.PENDING: len(race.ids) - len(completed),
+            },
         )
         for job_id in completed:
             job = await race.store.job_get(job_id)
@@ -250,17 +243,13 @@ class ConcurrencyTests:
         race = await _rescue_race(s, "job_heartbeat", heartbeat)
         operation = f"job_heartbeat racing jobs_rescue over {len(race.ids)} jobs"
         race.check_each_job_ended_one_way(Rule.RESCUE, operation, "heartbeated/rescued")
-        counts = await race.store.jobs_count_by_status()
-        check(
+        await race.check_counts(
             Rule.RESCUE,
-            operation + " → jobs_count_by_status",
-            expected=_nonzero(
-                {
-                    JobStatus.RUNNING: len(race.accepted),
-                    JobStatus.PENDING: len(race.ids) - len(race.accepted),
-                }
-            ),
-            got=_nonzero(counts),
+            operation,
+            {
+                JobStatus.RUNNING: len(race.accepted),
+                JobStatus.PENDING: len(race.ids) - len(race.accepted),
+            },
         )
 
     @store_test
@@ -269,9 +258,6 @@ class ConcurrencyTests:
         job just ahead of them. Cancel checks the status in the same write, so every job
         ends completed (and the cancel raised ``InvalidJobStatus``) or cancelled (and the
         complete was refused), never both."""
-
-        async def complete(store: JobStore, job_id: JobId, lease: Lease, now: datetime) -> bool:
-            return await store.job_complete(job_id, lease, result="1", now=now)
 
         race = await _hold_every_job(s)
 
@@ -285,17 +271,13 @@ class ConcurrencyTests:
                 return []
             return [job_id]
 
-        await race.run(s.harness.dsn, "job_complete", complete, cancel)
+        await race.run(s.harness.dsn, "job_complete", _complete, cancel)
         operation = f"job_complete racing job_cancel over {len(race.ids)} jobs"
         race.check_each_job_ended_one_way(Rule.OPERATOR, operation, "completed/cancelled")
-        counts = await race.store.jobs_count_by_status()
-        check(
+        await race.check_counts(
             Rule.OPERATOR,
-            operation + " → jobs_count_by_status",
-            expected=_nonzero(
-                {JobStatus.COMPLETED: len(race.accepted), JobStatus.DEAD: len(race.taken)}
-            ),
-            got=_nonzero(counts),
+            operation,
+            {JobStatus.COMPLETED: len(race.accepted), JobStatus.DEAD: len(race.taken)},
         )
 
 
@@ -306,6 +288,10 @@ Interference = Callable[[JobStore, int | None], Coroutine[Any, Any, list[JobId]]
 """What the third thread does each time the workers move on: ``(store, front)`` with the
 number of jobs the workers have written so far (None once they are done) -> the ids it
 took from them."""
+
+
+async def _complete(store: JobStore, job_id: JobId, lease: Lease, now: datetime) -> bool:
+    return await store.job_complete(job_id, lease, result="1", now=now)
 
 
 async def _rescue_race(s: Session, name: str, write: WorkerWrite) -> _Race:
@@ -393,6 +379,18 @@ class _Race:
             )
         self.accepted = {job_id for job_id, ok in {**even, **odd}.items() if ok}
         self.taken = taken
+
+    async def check_counts(
+        self, rule: Rule, operation: str, expected: dict[JobStatus, int]
+    ) -> None:
+        """The store's counts per status after the race are ``expected`` (zeros aside)."""
+        __tracebackhide__ = True
+        check(
+            rule,
+            operation + " → jobs_count_by_status",
+            expected=_nonzero(expected),
+            got=_nonzero(await self.store.jobs_count_by_status()),
+        )
 
     def check_each_job_ended_one_way(self, rule: Rule, operation: str, outcomes: str) -> None:
         """``outcomes``: "accepted/taken", e.g. "completed/rescued"."""
