@@ -1,5 +1,6 @@
-"""The admin overview's counts per status on PostgreSQL: each status read through the partial
-index that holds it, so a refresh costs the index, not a scan of every job ever kept."""
+"""The admin's reads of many kept jobs on PostgreSQL: the overview counts each status through
+the partial index that holds it, so a refresh costs the index, not a scan of every job ever
+kept; the list's job types are hashed, not sorted."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 
 from burrow_jobs_sql import SQLStore
 from burrow_jobs_sql.dsn import to_url
-from burrow_jobs_sql.statements import POSTGRES_COUNT_BY_STATUS
+from burrow_jobs_sql.statements import JOB_TYPES, POSTGRES_COUNT_BY_STATUS
 from burrow_tasks import JobStatus
 from burrow_tasks.jobs import NewJob
 
@@ -88,3 +89,19 @@ async def test_each_status_is_counted_from_the_partial_index_that_holds_it(
     assert "burrow_jobs_created_idx" not in plan
     assert "burrow_jobs_pkey" not in plan
     assert "Seq Scan" not in plan
+
+
+async def test_the_job_types_are_hashed_not_sorted_under_the_stores_settings(
+    kept_jobs: tuple[SQLStore, sa.Engine],
+) -> None:
+    # The store's own connections plan without sorts (sessions.py); a DISTINCT that must come
+    # out ordered would then sort every job row to find a handful of types.
+    store, _ = kept_jobs
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW enable_sort").scalar_one() == "off"
+        compiled = JOB_TYPES.compile(dialect=connection.dialect)
+        plan = "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}"))
+
+    assert "Sort" not in plan
+    assert "HashAggregate" in plan
+    assert await store.jobs_types() == ["email"]

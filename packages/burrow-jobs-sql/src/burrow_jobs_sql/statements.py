@@ -30,6 +30,7 @@ from burrow_tasks.store import LEASE_EXPIRED_ERROR_CLASS, SHUTDOWN_ERROR_CLASS
 
 __all__ = [
     "CLAIM_COLUMNS",
+    "JOB_TYPES",
     "POSTGRES_COUNT_BY_STATUS",
     "POSTGRES_INSERT_ONE",
     "POSTGRES_INSERT_UNNEST",
@@ -54,6 +55,12 @@ CLAIM_COLUMNS = (
     jobs.c.run_at,
     jobs.c.created_at,
 )
+
+JOB_TYPES = sa.select(jobs.c.type).distinct()
+"""The distinct job types, unordered: the caller sorts them. With ORDER BY, the store's
+PostgreSQL sessions, which plan without sorts (sessions.py), sorted every row instead of
+hashing the few types (1,000,000 jobs: 1.2 s against 0.25 s). Python's order is also the
+interface's, where the database's collation may differ from it."""
 
 _now = sa.bindparam("now", type_=UTCDateTime())
 _id = sa.bindparam("job_id", type_=sa.BigInteger())

@@ -47,6 +47,7 @@ from burrow_jobs_sql.sessions import borrowed_session, held_session, store_sessi
 from burrow_jobs_sql.sqlite_batches import insert_batch, require_json_each
 from burrow_jobs_sql.statements import (
     CLAIM_COLUMNS,
+    JOB_TYPES,
     POSTGRES_COUNT_BY_STATUS,
     POSTGRES_INSERT_ONE,
     POSTGRES_INSERT_UNNEST,
@@ -840,8 +841,7 @@ class SQLStore:
         return found
 
     async def jobs_types(self) -> list[str]:
-        query = sa.select(jobs.c.type).distinct().order_by(jobs.c.type)
-        return await self._run(lambda c: list(c.execute(query).scalars()))
+        return sorted(await self._run(lambda c: list(c.execute(JOB_TYPES).scalars())))
 
     async def jobs_finished_per_minute(
         self, *, since: datetime, now: datetime
