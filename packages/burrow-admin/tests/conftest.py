@@ -140,8 +140,7 @@ def client(queue: JobQueue) -> Iterator[TestClient]:
         yield test_client
 
 
-@pytest.fixture
-def seed(client: TestClient, store: JobStore, clock: FakeClock) -> Seeder:
+def _on_the_clients_loop(client: TestClient) -> Callable[[Callable[[], Awaitable[Any]]], Any]:
     portal = client.portal
     assert portal is not None
 
@@ -151,7 +150,18 @@ def seed(client: TestClient, store: JobStore, clock: FakeClock) -> Seeder:
 
         return portal.call(call)
 
-    return Seeder(store, clock, run)
+    return run
+
+
+@pytest.fixture
+def seed(client: TestClient, store: JobStore, clock: FakeClock) -> Seeder:
+    return Seeder(store, clock, _on_the_clients_loop(client))
+
+
+@pytest.fixture
+def seed_for(store: JobStore, clock: FakeClock) -> Callable[[TestClient], Seeder]:
+    """A seeder on the loop of a client the test builds itself (an admin of other settings)."""
+    return lambda client: Seeder(store, clock, _on_the_clients_loop(client))
 
 
 @pytest.fixture

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 from starlette.testclient import TestClient
 
+from burrow_admin import create_admin
 from burrow_admin.testing import Seeder
+from burrow_tasks import JobQueue
 from burrow_tasks.types import JobStatus
 
 MOUNT = "/admin/jobs"
 LIST = MOUNT + "/"
+SECRET = "test-secret-key-0123456789abcdef"
 
 
 def test_list_renders_the_list_template(client: TestClient) -> None:
@@ -226,3 +233,46 @@ def test_each_rows_buttons_name_their_job_for_screen_readers(
         hidden = f'<span class="ba-visually-hidden"> {type_name} {job_id}</span></button>'
         assert f'data-action="retry">Retry{hidden}' in row
         assert f'data-action="delete">Delete{hidden}' in row
+
+
+def test_a_filtered_type_with_no_jobs_stays_selected(client: TestClient, seed: Seeder) -> None:
+    seed.pending("send-email")
+
+    response = client.get(LIST + "?type=retired-task")
+
+    assert '<option value="retired-task" selected>' in response.text
+    assert '<option value="send-email">' in response.text
+
+
+def _type_options(client: TestClient) -> list[str]:
+    return list(client.get(LIST).context["types"])  # type: ignore[attr-defined]
+
+
+def test_the_type_filter_reuses_the_types_it_read_while_they_are_fresh(
+    queue: JobQueue, seed_for: Callable[[TestClient], Seeder]
+) -> None:
+    admin = create_admin(
+        queue, allow_anonymous=True, secret_key=SECRET, job_types_fresh_for=timedelta(hours=1)
+    )
+    with TestClient(Starlette(routes=[Mount(MOUNT, app=admin)])) as client:
+        seed = seed_for(client)
+        seed.pending("send-email")
+        assert _type_options(client) == ["send-email"]
+        seed.pending("resize-image")
+
+        assert _type_options(client) == ["send-email"]
+
+
+def test_the_type_filter_reads_the_types_on_every_view_when_fresh_for_is_zero(
+    queue: JobQueue, seed_for: Callable[[TestClient], Seeder]
+) -> None:
+    admin = create_admin(
+        queue, allow_anonymous=True, secret_key=SECRET, job_types_fresh_for=timedelta(0)
+    )
+    with TestClient(Starlette(routes=[Mount(MOUNT, app=admin)])) as client:
+        seed = seed_for(client)
+        seed.pending("send-email")
+        assert _type_options(client) == ["send-email"]
+        seed.pending("resize-image")
+
+        assert _type_options(client) == ["resize-image", "send-email"]

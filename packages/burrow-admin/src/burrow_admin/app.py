@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from burrow_admin.errors import AdminError
 from burrow_admin.i18n import N_
+from burrow_admin.job_types import JobTypes
 from burrow_admin.routes import build_routes
 from burrow_admin.security import (
     DEFAULT_CSP,
@@ -57,6 +58,7 @@ def create_admin(
     templates: jinja2.BaseLoader | None = None,
     title: str = "Jobs",
     workers_seen_within: timedelta = timedelta(hours=1),
+    job_types_fresh_for: timedelta = timedelta(seconds=30),
     content_security_policy: str = DEFAULT_CSP,
     debug: bool = False,
 ) -> Starlette:
@@ -73,6 +75,8 @@ def create_admin(
         ``burrow_admin/base.html`` (the page frame) or any other template.
     :param workers_seen_within: worker pools that have not reported for this long are no
         longer listed.
+    :param job_types_fresh_for: how long the list's type filter reuses the store's job types
+        before it reads them again (a DISTINCT over every job; 0 reads them on every view).
     :param content_security_policy: replaces the strict default (only when a host layout
         needs more, e.g. its own CDN).
     """
@@ -87,6 +91,8 @@ def create_admin(
         raise TypeError(f"access must be a callable (request) -> bool, got {access!r}")
     if workers_seen_within <= timedelta(0):
         raise ValueError(f"workers_seen_within must be positive, got {workers_seen_within}")
+    if job_types_fresh_for < timedelta(0):
+        raise ValueError(f"job_types_fresh_for must be >= 0, got {job_types_fresh_for}")
     signer = CsrfSigner(secret_key)
     app = Starlette(
         debug=debug,
@@ -106,5 +112,6 @@ def create_admin(
         csrf=signer,
         workers_seen_within=workers_seen_within,
         title=title,
+        job_types=JobTypes(job_types_fresh_for.total_seconds()),
     )
     return app

@@ -8,6 +8,7 @@ from datetime import timedelta
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from burrow_admin.job_types import JobTypes
 from burrow_admin.security import CsrfSigner
 from burrow_admin.types import AdminQueue
 
@@ -21,6 +22,7 @@ class AdminSettings:
     csrf: CsrfSigner
     workers_seen_within: timedelta
     title: str
+    job_types: JobTypes
 
 
 def settings_of(request: Request) -> AdminSettings:

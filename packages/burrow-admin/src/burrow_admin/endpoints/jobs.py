@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 from starlette.requests import Request
@@ -24,10 +25,17 @@ async def job_list(request: Request) -> Response:
     query = parse_list_query(request.query_params)
     store = settings.queue.store
     now = settings.queue.clock.now()
-    overview = await load_overview(store, now, settings.workers_seen_within)
-    jobs, total = await store.jobs_list(
-        status=query.status, type=query.type, offset=query.offset, limit=query.limit
+    # Independent reads: a store with several connections (PostgreSQL) answers them at once.
+    overview, (jobs, total), types = await asyncio.gather(
+        load_overview(store, now, settings.workers_seen_within),
+        store.jobs_list(
+            status=query.status, type=query.type, offset=query.offset, limit=query.limit
+        ),
+        settings.job_types.read(store),
     )
+    if query.type is not None and query.type not in types:
+        # The filter stays shown: the type has no jobs left, or is newer than the cached list.
+        types = sorted([*types, query.type])
     pages = max(1, math.ceil(total / query.limit))
     return render(
         request,
@@ -39,7 +47,7 @@ async def job_list(request: Request) -> Response:
             "pages": pages,
             "overview": overview,
             "statuses": STATUS_ORDER,
-            "types": await store.jobs_types(),
+            "types": types,
             "allowed_actions": allowed_actions,
             "now": now,
         },
