@@ -108,3 +108,30 @@ def test_a_factory_returning_a_non_store_is_named(pytester: pytest.Pytester) -> 
     result = pytester.runpytest_inprocess("-k", ONE_TEST)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*does not implement burrow_tasks.JobStore*"])
+
+
+def test_a_class_can_size_its_own_concurrency_runs(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        test_store=WIRING.format(body="    pass")
+        + """
+
+class TestMemorySmall(JobStoreTests):
+    @pytest.fixture
+    def burrow_suite_options(self, burrow_suite_options):
+        import dataclasses
+        return dataclasses.replace(burrow_suite_options, claim_jobs=7)
+
+    def test_sizes(self, burrow_harness):
+        assert burrow_harness.options.claim_jobs == 7
+        assert burrow_harness.options.claimers == 3
+
+
+def test_default_sizes(burrow_harness):
+    assert burrow_harness.options.claim_jobs == 9
+"""
+    )
+    result = pytester.runpytest_inprocess(
+        "--burrow-claim-jobs=9", "--burrow-claimers=3", "-k", "sizes"
+    )
+    result.assert_outcomes(passed=2)

@@ -14,6 +14,12 @@ Fixtures a backend provides (override these in its conftest or test module):
 ``burrow_transaction`` (for capability ``transactional_enqueue``)
     ``(store) -> async context manager yielding a TransactionControl`` (``using``,
     ``commit()``, ``rollback()``).
+
+And one a backend may override per test class:
+
+``burrow_suite_options``
+    The concurrency tests' sizes (``SuiteOptions``), by default from the command line or the
+    environment.
 """
 
 from __future__ import annotations
@@ -108,11 +114,19 @@ def burrow_transaction() -> TransactionFactory | None:
 
 
 @pytest.fixture
+def burrow_suite_options(request: pytest.FixtureRequest) -> SuiteOptions:
+    """The concurrency tests' sizes: ``--burrow-claim-jobs`` and the rest, else the env vars.
+    Override it in a test class to size that class's runs apart from the others'."""
+    return SuiteOptions.from_config(request.config)
+
+
+@pytest.fixture
 def burrow_harness(
     request: pytest.FixtureRequest,
     burrow_store: StoreFactory,
     burrow_store_dsn: str | None,
     burrow_transaction: TransactionFactory | None,
+    burrow_suite_options: SuiteOptions,
 ) -> Harness:
     """What every suite test gets: the backend's fixtures and the test's requirements."""
     requirements = [
@@ -126,6 +140,6 @@ def burrow_harness(
         requirements=requirements,
         dsn=burrow_store_dsn,
         transaction=burrow_transaction,
-        options=SuiteOptions.from_config(request.config),
+        options=burrow_suite_options,
         hypothesis_profile=resolve_profile(request.config.getoption("burrow_hypothesis_profile")),
     )

@@ -202,22 +202,17 @@ def burrow_store(database: Database) -> StoreFactory:
 @pytest.fixture
 def store_on_the_apps_engine(database: Database) -> Iterator[StoreFactory]:
     """Like ``burrow_store``, but each store borrows the connections of an engine of the app's
-    (``SQLStore.from_engine`` with a sync ``Engine``), which the app disposes, not the store."""
-    engines: list[sa.Engine] = []
+    (``SQLStore.from_engine`` with a sync ``Engine``), which the app disposes, not the store.
+    As in an app, the stores of one test (the state machine's examples) come and go on one
+    engine."""
+    engine = sa.create_engine(to_url(database.dsn))
 
     async def new_store() -> JobStore:
         database.clear()
-        # The state machine asks for a store per example: the earlier examples' pools go
-        # (an engine stays usable after dispose), or 60 of them outgrow max_connections.
-        for earlier in engines:
-            earlier.dispose()
-        engine = sa.create_engine(to_url(database.dsn))
-        engines.append(engine)
         return SQLStore.from_engine(engine, auto_migrate=False)
 
     yield new_store
-    for engine in engines:
-        engine.dispose()
+    engine.dispose()
 
 
 @pytest.fixture
