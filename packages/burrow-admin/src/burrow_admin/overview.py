@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -45,8 +46,9 @@ def _pool_views(records: list[WorkerRecord], now: datetime) -> list[PoolView]:
 
 
 async def load_overview(store: JobStore, now: datetime, seen_within: timedelta) -> Overview:
-    counts = await store.jobs_count_by_status()
-    records = await store.workers_list(seen_since=now - seen_within)
+    counts, records = await asyncio.gather(
+        store.jobs_count_by_status(), store.workers_list(seen_since=now - seen_within)
+    )
     return Overview(
         counts={status: counts.get(status, 0) for status in JobStatus},
         pools=_pool_views(records, now),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,9 +20,12 @@ async def dashboard(request: Request) -> Response:
     settings = settings_of(request)
     store = settings.queue.store
     now = settings.queue.clock.now()
-    overview = await load_overview(store, now, settings.workers_seen_within)
     since, _ = chart_window(now)
-    finished = await store.jobs_finished_per_minute(since=since, now=now)
+    # Independent reads: a store with several connections (PostgreSQL) answers them at once.
+    overview, finished = await asyncio.gather(
+        load_overview(store, now, settings.workers_seen_within),
+        store.jobs_finished_per_minute(since=since, now=now),
+    )
     return render(
         request,
         "burrow_admin/dashboard.html",
