@@ -32,6 +32,14 @@ def test_an_unknown_job_is_a_404(client: TestClient) -> None:
     assert "There is no job with the id &#39;no-such-job&#39;." in response.text
 
 
+def test_another_spelling_of_a_jobs_id_is_a_404(client: TestClient, seed: Seeder) -> None:
+    job_id = seed.pending()
+
+    response = client.get(f"{MOUNT}/0{job_id}")
+
+    assert response.status_code == 404
+
+
 def test_payload_is_pretty_printed_json(client: TestClient, seed: Seeder) -> None:
     job_id = seed.pending(payload='{"to":"a@example.com","n":[1,2]}')
 

@@ -1,5 +1,6 @@
-"""The payload check every store makes: JSON text as the standard library's ``json`` reads
-it, without NaN and Infinity, whichever parser answers first."""
+"""The checks stores share: a payload is JSON text as the standard library's ``json`` reads
+it, without NaN and Infinity, whichever parser answers first; a counter's id is read only in
+the spelling it was handed out in."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from burrow_tasks import PayloadError
-from burrow_tasks.store_checks import require_json_text
+from burrow_tasks.store_checks import counter_id, require_json_text
 
 
 def _json_reads(text: str) -> bool:
@@ -77,3 +78,15 @@ def test_nesting_too_deep_for_json_is_a_payload_error() -> None:
 def test_a_payload_that_is_not_text_is_refused_by_its_type() -> None:
     with pytest.raises(PayloadError, match="payload of job 1 is bytes, not JSON text"):
         require_json_text(b"{}", 1)
+
+
+@pytest.mark.parametrize("job_id", ["0", "7", "1234567890123456789012345"])
+def test_counter_id_reads_an_id_as_it_was_handed_out(job_id: str) -> None:
+    assert counter_id(job_id) == int(job_id)
+
+
+@pytest.mark.parametrize(
+    "job_id", ["07", "00", " 7", "7 ", "+7", "-7", "7_0", "\u0667", "", "7.0", 7, None]
+)
+def test_counter_id_takes_no_other_spelling_of_a_number(job_id: object) -> None:
+    assert counter_id(job_id) is None

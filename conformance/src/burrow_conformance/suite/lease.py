@@ -134,8 +134,9 @@ class LeaseTests:
     @store_test
     async def test_guarded_writes_on_an_id_never_handed_out_are_refused(self, s: Session) -> None:
         claimed = await s.running()
-        # not an id of this store, whatever its ids look like: a refusal, not an error
-        for job_id in ("no-such-job", "9" * 30):
+        # not an id of this store, whatever its ids look like (nor is another spelling of the
+        # held job's): a refusal, not an error
+        for job_id in ("no-such-job", "9" * 30, f"0{claimed.id}"):
             got = (
                 await s.store.job_heartbeat(job_id, claimed.lease, now=s.at(1)),
                 await s.store.job_complete(job_id, claimed.lease, result=None, now=s.at(1)),

@@ -27,6 +27,18 @@ class ReadTests:
             got=await s.store.job_get("no-such-job"),
         )
 
+    @store_test
+    async def test_job_get_takes_an_id_only_as_it_was_handed_out(self, s: Session) -> None:
+        job_id = await s.insert()
+        # Ids are opaque strings: another spelling of the same number is no id of this store.
+        for spelling in (f"0{job_id}", f" {job_id}", f"{job_id} ", f"+{job_id}"):
+            check(
+                Rule.READS,
+                f"job_get({spelling!r}) where {job_id!r} was handed out",
+                expected=None,
+                got=await s.store.job_get(spelling),
+            )
+
     # --- jobs_list ----------------------------------------------------------------------------
 
     @store_test

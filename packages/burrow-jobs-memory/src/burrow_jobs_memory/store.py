@@ -38,7 +38,7 @@ from burrow_tasks.store import (
     SHUTDOWN_MESSAGE,
     lease_expired_message,
 )
-from burrow_tasks.store_checks import check_new_jobs, check_page
+from burrow_tasks.store_checks import check_new_jobs, check_page, counter_id
 from burrow_tasks.types import CLAIMABLE_STATUSES, Capability, JobId, JobStatus, Lease
 
 __all__ = ["MemoryStore"]
@@ -394,10 +394,8 @@ class MemoryStore:
     # --- internals -------------------------------------------------------------------------------
 
     def _find(self, job_id: JobId) -> _Row | None:
-        try:
-            return self._rows.get(int(job_id))
-        except ValueError:
-            return None
+        number = counter_id(job_id)
+        return None if number is None else self._rows.get(number)
 
     def _require(self, job_id: JobId) -> _Row:
         row = self._find(job_id)

@@ -78,7 +78,7 @@ from burrow_tasks.store import (
     SHUTDOWN_MESSAGE,
     lease_expired_message,
 )
-from burrow_tasks.store_checks import check_new_jobs, check_page
+from burrow_tasks.store_checks import check_new_jobs, check_page, counter_id
 from burrow_tasks.types import Capability, JobId, JobStatus, Lease
 
 if TYPE_CHECKING:
@@ -128,12 +128,10 @@ def _statements(dialect: str) -> Statements:
 
 
 def _parse_id(job_id: JobId) -> int | None:
-    # Ids are decimal bigints; anything else names no job (never a database error).
-    if isinstance(job_id, str) and job_id.isascii() and job_id.isdigit():
-        value = int(job_id)
-        if value <= _MAX_ID:
-            return value
-    return None
+    # Ids are bigints handed out in decimal; anything else names no job (never a database
+    # error).
+    value = counter_id(job_id)
+    return value if value is not None and value <= _MAX_ID else None
 
 
 _CANONICAL_LEASE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -15,7 +15,7 @@ from pydantic_core import from_json
 from burrow_tasks.errors import PayloadError
 from burrow_tasks.jobs import NewJob
 
-__all__ = ["check_new_jobs", "check_page", "require_json_text"]
+__all__ = ["check_new_jobs", "check_page", "counter_id", "require_json_text"]
 
 
 def _refuse_constant(name: str) -> NoReturn:
@@ -60,3 +60,18 @@ def check_page(offset: int, limit: int) -> None:
     """``jobs_list`` pages start at offset >= 0 and hold limit >= 0 jobs."""
     if offset < 0 or limit < 0:
         raise ValueError(f"jobs_list needs offset >= 0 and limit >= 0, got {offset}, {limit}")
+
+
+def counter_id(job_id: object) -> int | None:
+    """The number behind ``job_id`` for a store whose ids are a counter handed out as
+    ``str(n)``, or None when ``job_id`` is no such id: not a string, or another spelling of
+    a number (``"03"``, ``" 3"``, ``"+3"``, ``"3_0"``, non-ASCII digits), which names no job
+    rather than aliasing job 3."""
+    if (
+        isinstance(job_id, str)
+        and job_id.isascii()
+        and job_id.isdigit()
+        and (job_id[0] != "0" or job_id == "0")
+    ):
+        return int(job_id)
+    return None
