@@ -1,7 +1,8 @@
 """The claim loops the concurrency tests run in threads and child processes.
 
-Top-level functions with picklable arguments, so ``multiprocessing`` (spawn) can run them.
-Each runs on its own event loop and reports what it got; the parent checks exclusivity.
+Top-level functions with picklable arguments, so ``multiprocessing`` (forkserver or spawn) can
+run them. Each runs on its own event loop and reports what it got; the parent checks
+exclusivity.
 """
 
 from __future__ import annotations
