@@ -80,9 +80,19 @@ def test_a_payload_that_is_not_text_is_refused_by_its_type() -> None:
         require_json_text(b"{}", 1)
 
 
-@pytest.mark.parametrize("job_id", ["0", "7", "1234567890123456789012345"])
+@pytest.mark.parametrize("job_id", ["0", "7", str(2**63 - 1)])
 def test_counter_id_reads_an_id_as_it_was_handed_out(job_id: str) -> None:
     assert counter_id(job_id) == int(job_id)
+
+
+@pytest.mark.parametrize("job_id", [str(2**63), "9" * 20, "9" * 5000])
+def test_counter_id_takes_no_number_above_the_maximum(job_id: str) -> None:
+    assert counter_id(job_id) is None
+
+
+def test_counter_id_takes_a_maximum_of_the_stores() -> None:
+    assert counter_id("1000", maximum=999) is None
+    assert counter_id("999", maximum=999) == 999
 
 
 @pytest.mark.parametrize(

@@ -136,7 +136,7 @@ class LeaseTests:
         claimed = await s.running()
         # not an id of this store, whatever its ids look like (nor is another spelling of the
         # held job's): a refusal, not an error
-        for job_id in ("no-such-job", "9" * 30, f"0{claimed.id}"):
+        for job_id in ("no-such-job", "9" * 30, "9" * 5000, f"0{claimed.id}"):
             got = (
                 await s.store.job_heartbeat(job_id, claimed.lease, now=s.at(1)),
                 await s.store.job_complete(job_id, claimed.lease, result=None, now=s.at(1)),

@@ -20,12 +20,14 @@ class ReadTests:
 
     @store_test
     async def test_job_get_of_an_unknown_id_returns_none(self, s: Session) -> None:
-        check(
-            Rule.READS,
-            "job_get('no-such-job')",
-            expected=None,
-            got=await s.store.job_get("no-such-job"),
-        )
+        # 5,000 digits: more than Python's int() converts from a string by default
+        for job_id in ("no-such-job", "9" * 5000):
+            check(
+                Rule.READS,
+                f"job_get({job_id[:12]!r}{'...' if len(job_id) > 12 else ''})",
+                expected=None,
+                got=await s.store.job_get(job_id),
+            )
 
     @store_test
     async def test_job_get_takes_an_id_only_as_it_was_handed_out(self, s: Session) -> None:

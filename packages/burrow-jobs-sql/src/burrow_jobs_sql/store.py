@@ -130,8 +130,7 @@ def _statements(dialect: str) -> Statements:
 def _parse_id(job_id: JobId) -> int | None:
     # Ids are bigints handed out in decimal; anything else names no job (never a database
     # error).
-    value = counter_id(job_id)
-    return value if value is not None and value <= _MAX_ID else None
+    return counter_id(job_id, maximum=_MAX_ID)
 
 
 _CANONICAL_LEASE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

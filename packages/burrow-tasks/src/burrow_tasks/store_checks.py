@@ -15,7 +15,7 @@ from pydantic_core import from_json
 from burrow_tasks.errors import PayloadError
 from burrow_tasks.jobs import NewJob
 
-__all__ = ["check_new_jobs", "check_page", "counter_id", "require_json_text"]
+__all__ = ["MAX_COUNTER_ID", "check_new_jobs", "check_page", "counter_id", "require_json_text"]
 
 
 def _refuse_constant(name: str) -> NoReturn:
@@ -62,16 +62,23 @@ def check_page(offset: int, limit: int) -> None:
         raise ValueError(f"jobs_list needs offset >= 0 and limit >= 0, got {offset}, {limit}")
 
 
-def counter_id(job_id: object) -> int | None:
+MAX_COUNTER_ID = 2**63 - 1
+"""The largest id ``counter_id`` reads by default: a signed 64-bit counter's (a SQL bigint)."""
+
+
+def counter_id(job_id: object, *, maximum: int = MAX_COUNTER_ID) -> int | None:
     """The number behind ``job_id`` for a store whose ids are a counter handed out as
-    ``str(n)``, or None when ``job_id`` is no such id: not a string, or another spelling of
-    a number (``"03"``, ``" 3"``, ``"+3"``, ``"3_0"``, non-ASCII digits), which names no job
-    rather than aliasing job 3."""
+    ``str(n)``, or None when ``job_id`` is no such id: not a string, a number above
+    ``maximum``, or another spelling of a number (``"03"``, ``" 3"``, ``"+3"``, ``"3_0"``,
+    non-ASCII digits), which names no job rather than aliasing job 3."""
     if (
         isinstance(job_id, str)
         and job_id.isascii()
         and job_id.isdigit()
         and (job_id[0] != "0" or job_id == "0")
+        # Before int(): Python refuses to convert a string of over 4,300 digits.
+        and len(job_id) <= len(str(maximum))
     ):
-        return int(job_id)
+        number = int(job_id)
+        return number if number <= maximum else None
     return None
