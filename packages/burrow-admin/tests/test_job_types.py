@@ -55,6 +55,64 @@ def test_types_are_read_again_once_fresh_for_has_passed() -> None:
     assert fresh == ["resize-image", "send-email"]
 
 
+class CountingStore(MemoryStore):
+    """A memory store that counts its ``jobs_types`` reads and fails the ones asked to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.type_reads = 0
+        self.failing_reads = 0
+
+    async def jobs_types(self) -> list[str]:
+        self.type_reads += 1
+        await asyncio.sleep(0)  # a real read yields while the database answers
+        if self.failing_reads:
+            self.failing_reads -= 1
+            raise ConnectionError("database went away")
+        return await super().jobs_types()
+
+
+def test_views_that_find_the_types_stale_together_share_one_read() -> None:
+    async def scenario() -> tuple[list[list[str]], int]:
+        store = CountingStore()
+        await _add(store, "send-email")
+        job_types = JobTypes(30.0, clock=Ticks())
+        views = await asyncio.gather(*(job_types.read(store) for _ in range(10)))
+        return views, store.type_reads
+
+    views, reads = asyncio.run(scenario())
+
+    assert views == [["send-email"]] * 10
+    assert reads == 1
+
+
+def test_with_fresh_for_zero_every_view_reads() -> None:
+    async def scenario() -> int:
+        store = CountingStore()
+        job_types = JobTypes(0.0, clock=Ticks())
+        await asyncio.gather(*(job_types.read(store) for _ in range(3)))
+        return store.type_reads
+
+    assert asyncio.run(scenario()) == 3
+
+
+def test_a_failed_read_fails_its_views_and_the_next_view_reads_again() -> None:
+    async def scenario() -> tuple[list[list[str] | BaseException], list[str]]:
+        store = CountingStore()
+        await _add(store, "send-email")
+        store.failing_reads = 1
+        job_types = JobTypes(30.0, clock=Ticks())
+        failed = await asyncio.gather(
+            job_types.read(store), job_types.read(store), return_exceptions=True
+        )
+        return list(failed), await job_types.read(store)
+
+    failed, after = asyncio.run(scenario())
+
+    assert [type(view) for view in failed] == [ConnectionError, ConnectionError]
+    assert after == ["send-email"]
+
+
 def test_callers_cannot_change_the_cached_types() -> None:
     async def scenario() -> list[str]:
         job_types = JobTypes(30.0, clock=Ticks())
