@@ -12,7 +12,7 @@ Sizes: ``--burrow-claim-jobs``, ``--burrow-rescue-jobs``, ``--burrow-claimers`` 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import os
 import threading
 import time
 from collections import Counter
@@ -21,7 +21,6 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from multiprocessing.context import BaseContext
 from typing import Any, ClassVar, TypeVar
 
 from burrow_conformance._assertions import Rule, check, violation
@@ -31,6 +30,8 @@ from burrow_conformance._claimers import (
     Waiter,
     claim_until_empty,
     claim_until_empty_from_dsn,
+    in_environment,
+    process_context,
 )
 from burrow_conformance._harness import Session, store_test
 from burrow_conformance.requirements import requires
@@ -39,19 +40,6 @@ from burrow_tasks.store import JobStore
 from burrow_tasks.types import Capability, JobId, JobStatus, Lease
 
 __all__ = ["ConcurrencyTests"]
-
-
-def _process_context() -> BaseContext:
-    """Children forked from a server that imported the claim loops and the backends once
-    (``_preload``), where the platform has a forkserver; else spawned. Spawned claimers each
-    imported them: 6-7 s of a 9-12 s test on two cores. Either way a child starts from a fresh
-    interpreter's state, never from a copy of this process with its threads and connections."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    # "__main__" as the default list has it, so a child need not import the main script.
-    context.set_forkserver_preload(["__main__", "burrow_conformance._preload"])
-    return context
 
 
 T = TypeVar("T")
@@ -156,14 +144,20 @@ class ConcurrencyTests:
             )
         store = s.track(open_store(dsn))
         ids = await _insert_many(s, store, options.claim_jobs)
-        context = _process_context()
+        context = process_context()
         with ExitStack() as stack:
             manager = stack.enter_context(context.Manager())
             start: Waiter = manager.Barrier(options.claimers)
             pool = stack.enter_context(ProcessPoolExecutor(options.claimers, mp_context=context))
             futures = [
                 pool.submit(
-                    claim_until_empty_from_dsn, dsn, BATCHES[n % len(BATCHES)], len(ids), start
+                    in_environment,
+                    dict(os.environ),
+                    claim_until_empty_from_dsn,
+                    dsn,
+                    BATCHES[n % len(BATCHES)],
+                    len(ids),
+                    start,
                 )
                 for n in range(options.claimers)
             ]
