@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from burrow_jobs_sql import SQLStore
 from burrow_jobs_sql.dsn import to_url
-from burrow_jobs_sql.statements import JOB_TYPES, POSTGRES_COUNT_BY_STATUS
+from burrow_jobs_sql.statements import POSTGRES_COUNT_BY_STATUS
 from burrow_tasks import JobStatus
 from burrow_tasks.jobs import NewJob
 
@@ -97,11 +98,25 @@ async def test_the_job_types_are_hashed_not_sorted_under_the_stores_settings(
     # The store's own connections plan without sorts (sessions.py); a DISTINCT that must come
     # out ordered would then sort every job row to find a handful of types.
     store, _ = kept_jobs
+    await store.jobs_insert([NewJob(t, "{}", 0, 3, NOW) for t in ("zeta", "Alpha")], now=NOW)
+    statements: list[tuple[str, Any]] = []
+
+    def record(*args: Any) -> None:
+        _connection, _cursor, statement, parameters, _context, _many = args
+        statements.append((statement, parameters))
+
+    sa.event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        types = await store.jobs_types()
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", record)
+    [(statement, parameters)] = statements
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("SHOW enable_sort").scalar_one() == "off"
-        compiled = JOB_TYPES.compile(dialect=connection.dialect)
-        plan = "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}"))
+        plan = "\n".join(
+            row[0] for row in connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+        )
 
     assert "Sort" not in plan
     assert "HashAggregate" in plan
-    assert await store.jobs_types() == ["email"]
+    assert types == ["Alpha", "email", "zeta"]
