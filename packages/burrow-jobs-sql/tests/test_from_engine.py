@@ -44,6 +44,18 @@ async def test_a_store_on_the_apps_engine_runs_jobs_and_leaves_its_pool_alone(
     engine.dispose()
 
 
+async def test_stores_opened_again_and_again_on_an_apps_sqlite_engine_add_one_listener(
+    tmp_path: Path,
+) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    before = len(engine.pool.dispatch.connect)
+    for _ in range(3):
+        await SQLStore.from_engine(engine).close()
+
+    assert len(engine.pool.dispatch.connect) == before + 1
+    engine.dispose()
+
+
 async def test_a_store_on_the_apps_async_engine_runs_jobs_on_a_sync_engine_of_its_own(
     database_dsn: str,
 ) -> None:

@@ -9,6 +9,7 @@ it writes is an argument.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import re
@@ -172,6 +173,7 @@ def _require_aware(value: datetime, name: str) -> None:
         raise ValueError(f"naive datetime {value!r} for {name}: burrow stores aware UTC times only")
 
 
+@functools.cache  # one listener per setting, so a store opened again adds none (below)
 def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
@@ -374,7 +376,11 @@ class SQLStore:
             )
         sqlite = sync_engine.dialect.name == "sqlite"
         if sqlite:
-            sa.event.listen(sync_engine, "connect", _sqlite_pragmas(busy_timeout))
+            pragmas = _sqlite_pragmas(busy_timeout)
+            # An app that opens stores on its engine again and again (a test per store)
+            # would otherwise pile up one listener per store.
+            if not sa.event.contains(sync_engine, "connect", pragmas):
+                sa.event.listen(sync_engine, "connect", pragmas)
             threads = 1
         else:
             pool_size = getattr(sync_engine.pool, "size", lambda: 5)()
