@@ -108,7 +108,6 @@ T = TypeVar("T")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_MAX_ID = 2**63 - 1
 _STATEMENTS: dict[str, Statements] = {}
 _FILES = notify.FileBroadcasts()
 
@@ -126,12 +125,6 @@ def _statements(dialect: str) -> Statements:
     if dialect not in _STATEMENTS:
         _STATEMENTS[dialect] = build_statements(dialect)
     return _STATEMENTS[dialect]
-
-
-def _parse_id(job_id: JobId) -> int | None:
-    # Ids are bigints handed out in decimal; anything else names no job (never a database
-    # error).
-    return counter_id(job_id, maximum=_MAX_ID)
 
 
 _CANONICAL_LEASE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -583,7 +576,7 @@ class SQLStore:
         )
 
     async def _guarded(self, statement: Any, job_id: JobId, lease: Lease, **values: Any) -> bool:
-        row_id = _parse_id(job_id)
+        row_id = counter_id(job_id)
         if row_id is None or _parse_lease(lease) is None:
             return False
         params = {"job_id": row_id, "job_lease": lease, **values}
@@ -607,7 +600,7 @@ class SQLStore:
         """The row to write, with the id and lease in the driver's form; None for an id or a
         lease this store never handed out (the write is refused). Values go to the driver as
         they are, so times are converted by the caller (SQLite: integer microseconds)."""
-        row_id = _parse_id(job_id)
+        row_id = counter_id(job_id)
         lease_param = _lease_param(lease, postgres=self._postgres)
         if row_id is None or lease_param is None:
             return None
@@ -696,7 +689,7 @@ class SQLStore:
         statement: Any,
         params: dict[str, Any],
     ) -> JobStatus:
-        row_id = _parse_id(job_id)
+        row_id = counter_id(job_id)
         if row_id is None:
             raise JobNotFound(job_id)
         with explicit_transaction(connection):
@@ -737,7 +730,7 @@ class SQLStore:
             self._announce(Notification(NotificationKind.CANCELLED, job_id))
 
     async def job_delete(self, job_id: JobId) -> None:
-        row_id = _parse_id(job_id)
+        row_id = counter_id(job_id)
         if row_id is None:
             raise JobNotFound(job_id)
         found = await self._run(
@@ -751,7 +744,7 @@ class SQLStore:
     # --- reads --------------------------------------------------------------------------------
 
     async def job_get(self, job_id: JobId) -> Job | None:
-        row_id = _parse_id(job_id)
+        row_id = counter_id(job_id)
         if row_id is None:
             return None
         row = await self._run(lambda c: c.execute(self._sql.job_get, {"job_id": row_id}).first())
@@ -807,7 +800,7 @@ class SQLStore:
     async def jobs_count_ahead(
         self, job_id: JobId, *, now: datetime, types: Collection[str] | None = None
     ) -> int:
-        row_id = _parse_id(job_id)
+        row_id = counter_id(job_id)
         if row_id is None:
             raise JobNotFound(job_id)
         type_list = None if types is None else list(types)
