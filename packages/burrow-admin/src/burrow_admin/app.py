@@ -91,8 +91,7 @@ def create_admin(
         raise TypeError(f"access must be a callable (request) -> bool, got {access!r}")
     if workers_seen_within <= timedelta(0):
         raise ValueError(f"workers_seen_within must be positive, got {workers_seen_within}")
-    if job_types_fresh_for < timedelta(0):
-        raise ValueError(f"job_types_fresh_for must be >= 0, got {job_types_fresh_for}")
+    job_types = JobTypes(job_types_fresh_for.total_seconds())
     signer = CsrfSigner(secret_key)
     app = Starlette(
         debug=debug,
@@ -112,6 +111,6 @@ def create_admin(
         csrf=signer,
         workers_seen_within=workers_seen_within,
         title=title,
-        job_types=JobTypes(job_types_fresh_for.total_seconds()),
+        job_types=job_types,
     )
     return app

@@ -25,7 +25,8 @@ class JobTypes:
 
     def __init__(self, fresh_for: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         if fresh_for < 0:
-            raise ValueError(f"fresh_for must be >= 0 seconds, got {fresh_for}")
+            # named as create_admin takes it, the one place it comes from
+            raise ValueError(f"job_types_fresh_for must be >= 0 seconds, got {fresh_for}")
         self._fresh_for = fresh_for
         self._clock = clock
         self._types: list[str] = []
