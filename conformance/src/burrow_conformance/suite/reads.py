@@ -22,24 +22,14 @@ class ReadTests:
     async def test_job_get_of_an_unknown_id_returns_none(self, s: Session) -> None:
         # 5,000 digits: more than Python's int() converts from a string by default
         for job_id in ("no-such-job", "9" * 5000):
-            check(
-                Rule.READS,
-                f"job_get({job_id[:12]!r}{'...' if len(job_id) > 12 else ''})",
-                expected=None,
-                got=await s.store.job_get(job_id),
-            )
+            await _check_names_no_job(s, job_id)
 
     @store_test
     async def test_job_get_takes_an_id_only_as_it_was_handed_out(self, s: Session) -> None:
         job_id = await s.insert()
         # Ids are opaque strings: another spelling of the same number is no id of this store.
         for spelling in (f"0{job_id}", f" {job_id}", f"{job_id} ", f"+{job_id}"):
-            check(
-                Rule.READS,
-                f"job_get({spelling!r}) where {job_id!r} was handed out",
-                expected=None,
-                got=await s.store.job_get(spelling),
-            )
+            await _check_names_no_job(s, spelling, f" where {job_id!r} was handed out")
 
     # --- jobs_list ----------------------------------------------------------------------------
 
@@ -237,3 +227,12 @@ class ReadTests:
         check(
             Rule.READS, "jobs_finished_per_minute(since after every finish)", expected=[], got=got
         )
+
+
+async def _check_names_no_job(s: Session, job_id: str, context: str = "") -> None:
+    """``job_get(job_id)`` is None (the id shown cut to 12 characters)."""
+    __tracebackhide__ = True
+    shown = f"{job_id[:12]!r}{'...' if len(job_id) > 12 else ''}"
+    check(
+        Rule.READS, f"job_get({shown}){context}", expected=None, got=await s.store.job_get(job_id)
+    )
