@@ -112,7 +112,7 @@ def types(session: nox.Session) -> None:
     are top-level (no ``__init__.py``), so two packages' ``conftest`` would collide."""
     present = [dist for dist, path in LOCAL.items() if (ROOT / path / "pyproject.toml").exists()]
     install_local(session, *present)
-    session.install("mypy", "nox")
+    session.install("mypy", "nox", "types-greenlet")
     # conformance/examples is checked with the conformance suite, whose mutants import it
     folders = [LOCAL[dist] for dist in present if dist != "burrow-example-store"]
     for target in [*folders, "examples", "noxfile.py"]:

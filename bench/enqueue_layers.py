@@ -10,7 +10,9 @@ process CPU per call, every round printed):
   the event loop's thread, as the raw floor does it;
 - ``SQLAlchemy, event loop``: the same statement through ``Connection.exec_driver_sql``;
 - ``runner hop only``: a no-op handed to the store's SQL thread and back;
-- ``runner + SQLAlchemy``: the insert on the SQL thread, as the store runs it;
+- ``runner + SQLAlchemy``: the insert on the SQL thread, as the store ran it before the lane;
+- ``lane + SQLAlchemy`` (PostgreSQL): the insert on the lane, waited for on the caller's
+  thread, as the store runs it;
 - ``store.jobs_insert`` and ``queue.enqueue``: the store's and the app's calls.
 
 The differences between neighbouring lines are what each layer costs. Back to back, each
@@ -60,6 +62,7 @@ def _layers(queue: JobQueue, store: SQLStore, connection: Connection) -> dict[st
     assert driver is not None
     new_job = NewJob(type="noop", payload="{}", priority=0, max_retries=3, run_at=now)
     run = store._run  # the store's SQL thread: measured on purpose
+    lane = store._lane  # the caller's thread, on PostgreSQL (postgres_inline.py)
 
     # The store's forms: RETURNING id on PostgreSQL, the cursor's lastrowid on SQLite.
     async def on_driver() -> Any:
@@ -78,6 +81,7 @@ def _layers(queue: JobQueue, store: SQLStore, connection: Connection) -> dict[st
         "SQLAlchemy, event loop": on_sqlalchemy,
         "runner hop only": lambda: run(lambda c: None),
         "runner + SQLAlchemy": lambda: run(insert),
+        **({"lane + SQLAlchemy": lambda: lane.run(insert)} if lane is not None else {}),
         "store.jobs_insert": lambda: store.jobs_insert([new_job], now=now),
         "queue.enqueue": lambda: queue.enqueue("noop", {"i": 1}),
     }

@@ -20,7 +20,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import QueuePool
 
 from burrow_jobs_sql import SQLStore
-from burrow_jobs_sql.inline_writes import TURN, InlineWrites, Passed
+from burrow_jobs_sql.inline_pacing import TURN
+from burrow_jobs_sql.inline_writes import InlineWrites, Passed
 from burrow_jobs_sql.runner import Runner
 from burrow_tasks.jobs import NewJob
 from burrow_tasks.types import JobStatus

@@ -35,7 +35,6 @@ from waiting on anything but its own commit:
 from __future__ import annotations
 
 import enum
-import math
 import time
 from collections.abc import Callable
 from typing import Final, Literal, TypeVar
@@ -43,6 +42,7 @@ from typing import Final, Literal, TypeVar
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
+from burrow_jobs_sql.inline_pacing import FIRST_PAUSE, PAUSE, SLOW_STREAK, TURN, SlowStreak, Turns
 from burrow_jobs_sql.runner import Runner, is_sqlite_busy
 
 __all__ = ["InlineWrites", "Passed"]
@@ -52,24 +52,10 @@ T = TypeVar("T")
 SLOW_WRITE: Final = 0.002
 """Seconds: an inline write slower than this counts towards a slow streak."""
 
-SLOW_STREAK: Final = 3
-"""Slow inline writes in a row that pause inline writing."""
-
-FIRST_PAUSE: Final = 0.05
-"""Seconds the writes go to the SQL thread after a slow streak that follows no recent pause."""
-
-PAUSE: Final = 1.0
-"""The longest pause: seconds the writes go to the SQL thread after slow streaks that keep
-coming back, each pausing twice as long as the last."""
-
 CHECKPOINT_EVERY: Final = 150
 """Inline writes between passive checkpoints on the SQL thread. A job's insert writes 6.4
 pages to the log (measured: the row, four index entries, the id sequence, the odd split),
 so 150 come to SQLite's own automatic threshold of 1,000 pages."""
-
-
-TURN: Final = 0.001
-"""Seconds between the turns an inline writer owes its event loop (see ``owes_a_turn``)."""
 
 
 class Passed(enum.Enum):
@@ -95,24 +81,17 @@ class InlineWrites:
     ) -> None:
         if engine.dialect.name != "sqlite":
             raise ValueError(f"inline writes are for SQLite, not {engine.dialect.name!r}")
-        if not 0 < first_pause <= pause:
-            raise ValueError(f"need 0 < first_pause <= pause, got {first_pause} and {pause}")
         self._runner = runner
         self._slow = slow
-        self._slow_streak = slow_streak
-        self._slow_writes = 0
-        self._first_pause = first_pause
-        self._longest_pause = pause
-        self._last_pause = 0.0
+        self._streak = SlowStreak(streak=slow_streak, first_pause=first_pause, pause=pause)
         self._checkpoint_every = checkpoint_every
         self._clock = clock
         # The runner's SQLite lock, held for the whole write and never waited for: while
         # the SQL thread or another caller writes, this caller passes.
         self._writing = runner.writing
         self._connection: Connection | None = None
-        self._paused_until = -math.inf
         self._writes_since_checkpoint = 0
-        self._turn_given = clock()
+        self._turns = Turns(TURN, clock)
         self._closed = False
 
     def run(self, work: Callable[[Connection], T]) -> T | Literal[Passed.PASSED]:
@@ -122,7 +101,7 @@ class InlineWrites:
             return Passed.PASSED
         try:
             started = self._clock()
-            if self._closed or started < self._paused_until:
+            if self._closed or self._streak.paused(started):
                 return Passed.PASSED
             try:
                 connection = self._connect()
@@ -135,12 +114,7 @@ class InlineWrites:
                 if self._connection is not None and self._connection.invalidated:
                     self._drop_connection()
             finished = self._clock()
-            if finished - started <= self._slow:
-                self._slow_writes = 0
-            else:
-                self._slow_writes += 1
-                if self._slow_writes >= self._slow_streak:
-                    self._pause_from(finished)
+            self._streak.record(slow=finished - started > self._slow, now=finished)
             self._count_write()
             return value
         finally:
@@ -148,26 +122,10 @@ class InlineWrites:
                 self._drop_connection()
             self._writing.release()
 
-    def _pause_from(self, now: float) -> None:
-        if now - self._paused_until < self._longest_pause:
-            pause = min(2 * self._last_pause, self._longest_pause)
-        else:
-            pause = self._first_pause
-        self._last_pause = pause
-        self._paused_until = now + pause
-
     def owes_a_turn(self) -> bool:
-        """True at most once per ``TURN``: the caller then yields to its event loop once.
-
-        A write through the SQL thread yields while it waits; an inline one does not, so a
-        coroutine enqueueing in a loop would hold the event loop (heartbeats, claims, the
-        app's requests) for as long as it runs. Yielding after every write costs an event
-        loop turn each; once a millisecond bounds the hold at about one commit more."""
-        now = self._clock()
-        if now - self._turn_given < TURN:
-            return False
-        self._turn_given = now
-        return True
+        """True at most once per ``TURN``: the caller then yields to its event loop once
+        (``inline_pacing.Turns``)."""
+        return self._turns.owed()
 
     def _connect(self) -> Connection:
         if self._connection is None:

@@ -249,15 +249,31 @@ class Runner:
                     self._cut(held)
         if held.connection is None:
             held.opened_after = self._cuts
-            connection = self.connect()
-            if self._held_session is not None:
-                try:
-                    self._held_session(connection)
-                except BaseException:
-                    _discard(connection)
-                    raise
-            held.connection = connection
+            held.connection = self.open_held()
         return held.connection
+
+    def open_held(self) -> Connection:
+        """A connection for a caller to hold, prepared as an SQL thread's own: autocommit,
+        and the store's session for held connections."""
+        connection = self.connect()
+        if self._held_session is not None:
+            try:
+                self._held_session(connection)
+            except BaseException:
+                _discard(connection)
+                raise
+        return connection
+
+    @property
+    def cuts(self) -> int:
+        """How many held connections were found cut so far: a connection held since fewer
+        were counted was opened before the server last went away."""
+        return self._cuts
+
+    def busy(self) -> bool:
+        """True while a thread works on a call or a call waits for a thread. A hint, read
+        without the lock: a call that lands just after reads a moment late."""
+        return self._idle < len(self._threads) or not self._calls.empty()
 
     def _cut(self, held: _Held) -> None:
         """``held``'s connection was found cut: drop it, and tell the other threads."""

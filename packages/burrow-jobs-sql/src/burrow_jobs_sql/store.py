@@ -42,6 +42,7 @@ from burrow_jobs_sql.group_commit import (
 )
 from burrow_jobs_sql.inline_writes import InlineWrites, Passed
 from burrow_jobs_sql.migrate import prepare_schema
+from burrow_jobs_sql.postgres_inline import PostgresInline, use_lane_connections
 from burrow_jobs_sql.runner import Runner
 from burrow_jobs_sql.schema import CLAIMABLE_SQL, jobs, notify_channel, workers
 from burrow_jobs_sql.sessions import borrowed_session, held_session, store_session
@@ -287,6 +288,9 @@ class SQLStore:
         self._inline = (
             InlineWrites(engine, self._run) if owns_engine and dialect == "sqlite" else None
         )
+        # On PostgreSQL, an enqueue's insert waits for the server on the caller's thread
+        # for a moment, then on its event loop (postgres_inline.py).
+        self._lane = PostgresInline(self._run) if owns_engine and self._postgres else None
         self._outcomes = GroupCommit(self._run, BulkWriter(dialect))
         self._broadcaster = notify.Broadcaster()
         self._source: asyncio.Task[None] | None = None
@@ -326,6 +330,7 @@ class SQLStore:
         else:
             engine = sa.create_engine(url, pool_size=max_connections, max_overflow=2)
             sa.event.listen(engine, "connect", store_session)
+            use_lane_connections(engine)
             threads = max_connections
         return cls._started(
             engine,
@@ -360,6 +365,7 @@ class SQLStore:
             sync_engine = sa.create_engine(sync_url(engine.url))
             if sync_engine.dialect.name == "postgresql":
                 sa.event.listen(sync_engine, "connect", store_session)
+                use_lane_connections(sync_engine)
         elif isinstance(engine, Engine):
             sync_engine = engine
         else:
@@ -487,9 +493,15 @@ class SQLStore:
             _require_aware(job.run_at, "run_at")
             _require_aware(now, "now")
             row = (job.type, job.payload, job.priority, job.max_retries, job.run_at, now, now)
-            return int(
-                await self._run(lambda c: c.exec_driver_sql(POSTGRES_INSERT_ONE, row).scalar_one())
-            )
+
+            def insert_row(connection: Connection) -> int:
+                return int(connection.exec_driver_sql(POSTGRES_INSERT_ONE, row).scalar_one())
+
+            if self._lane is not None:
+                inserted = await self._lane.run(insert_row)
+                if inserted is not Passed.PASSED:
+                    return inserted
+            return await self._run(insert_row)
         created = self._time(now, "now")
         # An enqueue to run now passes one datetime for both: convert it once.
         run_at = created if job.run_at is now else self._time(job.run_at, "run_at")
@@ -983,6 +995,8 @@ class SQLStore:
                 await self._source
         if self._inline is not None:
             self._inline.close()
+        if self._lane is not None:
+            await self._lane.close(max(0.0, deadline - time.monotonic()))
         await self._run.shutdown(max(0.0, deadline - time.monotonic()))
         if self._inline is not None:
             self._inline.close()  # if the SQL thread held the lock the first time

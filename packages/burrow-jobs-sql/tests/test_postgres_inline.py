@@ -1,0 +1,306 @@
+"""PostgreSQL inline inserts: a one-job insert waits for the server on the caller's thread
+for at most the budget, then on the event loop; one call at a time, never beside the SQL
+threads' work, never after a slow streak; a cancelled caller's statement is seen to its end.
+PostgreSQL only."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from burrow_jobs_sql import SQLStore
+from burrow_jobs_sql.dsn import to_url
+from burrow_jobs_sql.inline_pacing import SlowStreak
+from burrow_jobs_sql.inline_writes import Passed
+from burrow_jobs_sql.postgres_inline import LaneConnection, PostgresInline, use_lane_connections
+from burrow_jobs_sql.runner import Runner
+from burrow_tasks.jobs import NewJob
+
+BUDGET = 0.002
+SERVER_PAUSE = 0.2
+"""Seconds a statement made to outlast the budget takes on the server."""
+
+
+@pytest.fixture
+def dsn(db_kind: str, database_dsn: str) -> str:
+    if db_kind != "postgres":
+        pytest.skip("inline inserts are PostgreSQL's (SQLite's are test_inline_writes.py)")
+    name = f"burrow-lane-{secrets.token_hex(4)}"
+    return f"{database_dsn}{'&' if '?' in database_dsn else '?'}application_name={name}"
+
+
+@pytest.fixture
+def engine(dsn: str) -> Iterator[Engine]:
+    made = sa.create_engine(to_url(dsn))
+    use_lane_connections(made)
+    with made.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS lane_notes (note text)")
+        connection.exec_driver_sql("DELETE FROM lane_notes")
+    yield made
+    made.dispose()
+
+
+@pytest.fixture
+async def runner(engine: Engine) -> AsyncIterator[Runner]:
+    made = Runner(engine, 2, hold_connections=True)
+    yield made
+    await made.shutdown(thread_timeout=10.0)
+
+
+@pytest.fixture
+async def lane(runner: Runner) -> AsyncIterator[PostgresInline]:
+    made = PostgresInline(runner, budget=BUDGET)
+    yield made
+    await made.close(grace=10.0)
+
+
+def thread_name(connection: Connection) -> str:
+    connection.exec_driver_sql("SELECT 1")
+    return threading.current_thread().name
+
+
+def sleep_on_server(seconds: float) -> Callable[[Connection], str]:
+    def work(connection: Connection) -> str:
+        connection.exec_driver_sql(f"SELECT pg_sleep({seconds})")
+        return threading.current_thread().name
+
+    return work
+
+
+def note(text: str, *, after: float = 0.0) -> Callable[[Connection], None]:
+    """Insert one row into ``lane_notes``, ``after`` seconds into the statement."""
+
+    def work(connection: Connection) -> None:
+        connection.exec_driver_sql(
+            "INSERT INTO lane_notes SELECT %s FROM pg_sleep(%s)", (text, after)
+        )
+
+    return work
+
+
+def notes(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return [row[0] for row in connection.exec_driver_sql("SELECT note FROM lane_notes")]
+
+
+class Ticker:
+    """Counts the event loop turns a coroutine gets while it runs."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(0.001)
+            self.ticks += 1
+
+    async def stop(self) -> int:
+        self._task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await self._task
+        return self.ticks
+
+
+async def test_a_call_runs_on_the_calling_thread(lane: PostgresInline) -> None:
+    assert await lane.run(thread_name) == threading.current_thread().name
+
+
+async def test_the_lane_connection_is_opened_on_another_thread(
+    lane: PostgresInline, runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened_on: list[str] = []
+    open_held = runner.open_held
+
+    def recording_open_held() -> Connection:
+        opened_on.append(threading.current_thread().name)
+        return open_held()
+
+    monkeypatch.setattr(runner, "open_held", recording_open_held)
+
+    await lane.run(thread_name)
+
+    assert len(opened_on) == 1
+    assert opened_on[0] != threading.current_thread().name
+
+
+async def test_a_call_that_outlasts_the_budget_lets_the_event_loop_run(
+    lane: PostgresInline,
+) -> None:
+    ticker = Ticker()
+    ran_on = await lane.run(sleep_on_server(SERVER_PAUSE))
+    ticks = await ticker.stop()
+
+    assert ran_on == threading.current_thread().name
+    # Held for the whole pause, the loop would have given the ticker no turn at all.
+    assert ticks >= 10
+
+
+async def test_a_call_finds_the_lane_in_use_and_passes_with_nothing_run(
+    lane: PostgresInline, engine: Engine
+) -> None:
+    first = asyncio.create_task(lane.run(note("first", after=SERVER_PAUSE)))
+    await asyncio.sleep(0.05)  # the first call now awaits the server
+
+    assert await lane.run(note("second")) is Passed.PASSED
+    await first
+    assert notes(engine) == ["first"]
+
+
+async def test_a_call_passes_while_the_sql_threads_are_at_work(
+    lane: PostgresInline, runner: Runner
+) -> None:
+    on_thread = asyncio.create_task(runner(sleep_on_server(SERVER_PAUSE)))
+    await asyncio.sleep(0.05)
+
+    assert await lane.run(thread_name) is Passed.PASSED
+    await on_thread
+    assert await lane.run(thread_name) == threading.current_thread().name
+
+
+async def test_slow_calls_in_a_row_pause_the_lane(runner: Runner) -> None:
+    lane = PostgresInline(
+        runner, budget=BUDGET, streak=SlowStreak(streak=2, first_pause=60.0, pause=60.0)
+    )
+    try:
+        for _ in range(2):
+            await lane.run(sleep_on_server(0.02))
+
+        assert await lane.run(thread_name) is Passed.PASSED
+    finally:
+        await lane.close(grace=10.0)
+
+
+async def test_a_quick_call_breaks_a_slow_streak(runner: Runner) -> None:
+    lane = PostgresInline(
+        runner, budget=BUDGET, streak=SlowStreak(streak=2, first_pause=60.0, pause=60.0)
+    )
+    try:
+        await lane.run(sleep_on_server(0.02))
+        await lane.run(thread_name)
+        await lane.run(sleep_on_server(0.02))
+
+        assert await lane.run(thread_name) == threading.current_thread().name
+    finally:
+        await lane.close(grace=10.0)
+
+
+async def test_an_error_reaches_the_caller_and_frees_the_lane(lane: PostgresInline) -> None:
+    def broken(connection: Connection) -> None:
+        connection.exec_driver_sql("SELECT * FROM no_such_table")
+
+    with pytest.raises(sa.exc.ProgrammingError, match="no_such_table"):
+        await lane.run(broken)
+
+    assert await lane.run(thread_name) == threading.current_thread().name
+
+
+async def test_a_cancelled_callers_statement_is_seen_to_its_end_once(
+    lane: PostgresInline, engine: Engine
+) -> None:
+    caller = asyncio.create_task(lane.run(note("cancelled", after=SERVER_PAUSE)))
+    await asyncio.sleep(0.05)
+    caller.cancel()
+
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert await lane.run(thread_name) is Passed.PASSED  # still in flight
+    await asyncio.sleep(SERVER_PAUSE + 0.2)
+
+    assert notes(engine) == ["cancelled"]
+    assert await lane.run(thread_name) == threading.current_thread().name
+
+
+async def test_close_waits_for_a_cancelled_callers_statement(
+    runner: Runner, engine: Engine
+) -> None:
+    lane = PostgresInline(runner, budget=BUDGET)
+    caller = asyncio.create_task(lane.run(note("cancelled", after=SERVER_PAUSE)))
+    await asyncio.sleep(0.05)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+
+    await lane.close(grace=10.0)
+
+    assert notes(engine) == ["cancelled"]
+    assert await lane.run(thread_name) is Passed.PASSED
+
+
+async def test_a_cut_connection_costs_one_call_an_error_and_the_next_opens_another(
+    lane: PostgresInline, dsn: str
+) -> None:
+    await lane.run(thread_name)
+    assert _terminate_backends(dsn) >= 1
+
+    with pytest.raises(sa.exc.OperationalError):
+        await lane.run(thread_name)
+    assert await lane.run(thread_name) == threading.current_thread().name
+
+
+async def test_a_lane_on_an_engine_without_lane_connections_passes_every_call(
+    dsn: str,
+) -> None:
+    plain = sa.create_engine(to_url(dsn))
+    runner = Runner(plain, 1, hold_connections=True)
+    lane = PostgresInline(runner, budget=BUDGET)
+    try:
+        assert await lane.run(thread_name) is Passed.PASSED
+        assert await lane.run(thread_name) is Passed.PASSED
+    finally:
+        await lane.close(grace=10.0)
+        await runner.shutdown(thread_timeout=10.0)
+        plain.dispose()
+
+
+async def test_a_lane_connection_outside_the_lane_waits_as_psycopg_does(
+    engine: Engine,
+) -> None:
+    with engine.connect() as connection:
+        assert isinstance(connection.connection.driver_connection, LaneConnection)
+        assert connection.exec_driver_sql("SELECT 41 + 1").scalar_one() == 42
+
+
+def one_job() -> NewJob:
+    return NewJob(type="t", payload="{}", priority=0, max_retries=0, run_at=datetime.now(UTC))
+
+
+async def test_a_coroutine_enqueueing_in_a_loop_lets_other_coroutines_run(
+    dsn: str, store: SQLStore
+) -> None:
+    ticker = Ticker()
+    for _ in range(200):
+        await store.jobs_insert([one_job()], now=datetime.now(UTC))
+    ticks = await ticker.stop()
+
+    assert ticks >= 5
+
+
+async def test_enqueues_through_the_store_are_each_stored_once(dsn: str, store: SQLStore) -> None:
+    # Concurrent callers: some on the lane, the rest on the SQL threads.
+    ids = await asyncio.gather(
+        *(store.jobs_insert([one_job()], now=datetime.now(UTC)) for _ in range(300))
+    )
+    counts = await store.jobs_count_by_status()
+
+    assert len({job_id for batch in ids for job_id in batch}) == 300
+    assert sum(counts.values()) == 300
+
+
+def _terminate_backends(dsn: str) -> int:
+    name = dsn.rpartition("application_name=")[2]
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = %s AND pid <> pg_backend_pid()",
+            (name,),
+        ).fetchall()
+    return sum(1 for (terminated,) in rows if terminated)
