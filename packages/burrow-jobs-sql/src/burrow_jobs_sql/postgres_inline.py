@@ -60,7 +60,7 @@ from burrow_jobs_sql import runner as sql_threads
 from burrow_jobs_sql.inline_pacing import SlowStreak, Turns
 from burrow_jobs_sql.inline_writes import Passed
 
-__all__ = ["BUDGET", "LaneConnection", "PostgresInline", "use_lane_connections"]
+__all__ = ["BUDGET", "SUPPORTED", "LaneConnection", "PostgresInline", "use_lane_connections"]
 
 log = logging.getLogger("burrow_jobs_sql")
 
@@ -70,7 +70,10 @@ BUDGET: Final = 0.002
 """Seconds an inline call may hold its thread waiting for the server before it yields to the
 event loop; also what counts as a slow call."""
 
-_POLL_READY: Final = select.POLLIN | select.POLLOUT | select.POLLERR | select.POLLHUP
+SUPPORTED: Final = hasattr(select, "poll")
+"""Whether this platform has what the lane waits with: ``select.poll`` (not on Windows, whose
+proactor event loop has no ``add_reader`` either). Elsewhere every insert takes the SQL
+threads."""
 
 
 class LaneConnection(psycopg.Connection[Any]):

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import Connection, Engine, Row
 
-from burrow_jobs_sql import notify
+from burrow_jobs_sql import notify, postgres_inline
 from burrow_jobs_sql.dsn import SYNC_DRIVERS, mask_dsn, sync_url, to_url, unsupported_database
 from burrow_jobs_sql.group_commit import (
     COMPLETE,
@@ -290,7 +290,11 @@ class SQLStore:
         )
         # On PostgreSQL, an enqueue's insert waits for the server on the caller's thread
         # for a moment, then on its event loop (postgres_inline.py).
-        self._lane = PostgresInline(self._run) if owns_engine and self._postgres else None
+        self._lane = (
+            PostgresInline(self._run)
+            if owns_engine and self._postgres and postgres_inline.SUPPORTED
+            else None
+        )
         self._outcomes = GroupCommit(self._run, BulkWriter(dialect))
         self._broadcaster = notify.Broadcaster()
         self._source: asyncio.Task[None] | None = None
