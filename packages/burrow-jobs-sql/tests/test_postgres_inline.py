@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 import pytest
@@ -17,8 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from burrow_jobs_sql import SQLStore
+from burrow_jobs_sql import runner as sql_threads
 from burrow_jobs_sql.dsn import to_url
-from burrow_jobs_sql.inline_pacing import SlowStreak
+from burrow_jobs_sql.inline_pacing import SlowStreak, Turns
 from burrow_jobs_sql.inline_writes import Passed
 from burrow_jobs_sql.postgres_inline import LaneConnection, PostgresInline, use_lane_connections
 from burrow_jobs_sql.runner import Runner
@@ -92,15 +95,21 @@ def notes(engine: Engine) -> list[str]:
 
 
 class Ticker:
-    """Counts the event loop turns a coroutine gets while it runs."""
+    """Counts the event loop turns a coroutine gets while it runs, and the longest wait
+    between two of them."""
 
     def __init__(self) -> None:
         self.ticks = 0
+        self.longest_gap = 0.0
         self._task = asyncio.get_running_loop().create_task(self._tick())
 
     async def _tick(self) -> None:
+        last = time.monotonic()
         while True:
             await asyncio.sleep(0.001)
+            now = time.monotonic()
+            self.longest_gap = max(self.longest_gap, now - last)
+            last = now
             self.ticks += 1
 
     async def stop(self) -> int:
@@ -111,6 +120,8 @@ class Ticker:
 
 
 async def test_a_call_runs_on_the_calling_thread(lane: PostgresInline) -> None:
+    await lane.run(thread_name)  # opens the lane's connection (a failed open would pass)
+
     assert await lane.run(thread_name) == threading.current_thread().name
 
 
@@ -142,6 +153,7 @@ async def test_a_call_that_outlasts_the_budget_lets_the_event_loop_run(
     assert ran_on == threading.current_thread().name
     # Held for the whole pause, the loop would have given the ticker no turn at all.
     assert ticks >= 10
+    assert ticker.longest_gap < SERVER_PAUSE / 4
 
 
 async def test_a_call_finds_the_lane_in_use_and_passes_with_nothing_run(
@@ -273,18 +285,73 @@ def one_job() -> NewJob:
     return NewJob(type="t", payload="{}", priority=0, max_retries=0, run_at=datetime.now(UTC))
 
 
-async def test_a_coroutine_enqueueing_in_a_loop_lets_other_coroutines_run(
-    dsn: str, store: SQLStore
-) -> None:
-    ticker = Ticker()
-    for _ in range(200):
-        await store.jobs_insert([one_job()], now=datetime.now(UTC))
-    ticks = await ticker.stop()
+async def test_a_coroutine_calling_in_a_loop_gives_the_event_loop_turns(runner: Runner) -> None:
+    # A budget no call outlasts: every turn the ticker gets is one the lane gave.
+    lane = PostgresInline(runner, budget=60.0, turns=Turns(every=0.001))
+    try:
+        ticker = Ticker()
+        started = time.monotonic()
+        while time.monotonic() - started < 0.1:
+            await lane.run(thread_name)
+        ticks = await ticker.stop()
+    finally:
+        await lane.close(grace=10.0)
 
     assert ticks >= 5
 
 
+async def test_a_connection_unused_for_a_while_is_replaced_not_reused(
+    lane: PostgresInline, dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql_threads, "PING_AFTER_IDLE", 0.2)
+    await lane.run(thread_name)
+    assert _terminate_backends(dsn) >= 1
+    await asyncio.sleep(0.3)  # a restart during a quiet spell
+
+    assert await lane.run(thread_name) == threading.current_thread().name
+
+
+async def test_a_cut_the_lane_finds_spares_the_sql_threads_an_error(
+    lane: PostgresInline, runner: Runner, dsn: str
+) -> None:
+    await runner(thread_name)  # an SQL thread holding its connection
+    await lane.run(thread_name)
+    assert _terminate_backends(dsn) >= 2
+
+    with pytest.raises(sa.exc.OperationalError):
+        await lane.run(thread_name)
+    assert await runner(thread_name) != threading.current_thread().name
+
+
+async def test_after_a_failed_open_calls_pass_without_trying_again_at_once(
+    lane: PostgresInline, runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts = 0
+
+    def refused() -> Connection:
+        nonlocal attempts
+        attempts += 1
+        raise sa.exc.OperationalError("connect", None, Exception("too many clients"))
+
+    monkeypatch.setattr(runner, "open_held", refused)
+
+    assert await lane.run(thread_name) is Passed.PASSED
+    assert await lane.run(thread_name) is Passed.PASSED
+    assert attempts == 1
+
+
 async def test_enqueues_through_the_store_are_each_stored_once(dsn: str, store: SQLStore) -> None:
+    assert store._lane is not None
+    on_the_lane = 0
+    run = store._lane.run
+
+    async def counting_run(work: Callable[[Connection], Any]) -> Any:
+        nonlocal on_the_lane
+        outcome = await run(work)
+        on_the_lane += outcome is not Passed.PASSED
+        return outcome
+
+    store._lane.run = counting_run  # type: ignore[method-assign]
     # Concurrent callers: some on the lane, the rest on the SQL threads.
     ids = await asyncio.gather(
         *(store.jobs_insert([one_job()], now=datetime.now(UTC)) for _ in range(300))
@@ -293,6 +360,7 @@ async def test_enqueues_through_the_store_are_each_stored_once(dsn: str, store: 
 
     assert len({job_id for batch in ids for job_id in batch}) == 300
     assert sum(counts.values()) == 300
+    assert 0 < on_the_lane < 300
 
 
 def _terminate_backends(dsn: str) -> int:

@@ -31,8 +31,12 @@ Within the bounds the SQLite inline writes keep (``inline_pacing``):
 - a caller cancelled while its insert awaits the server gets its ``CancelledError`` at
   once; a task of its loop sees the statement to its end (it commits or fails on its own,
   as on an SQL thread) and then frees the lane;
-- the lane's connection is opened on a thread, never on the event loop, and one that
-  SQLAlchemy finds cut (the server went away) is dropped: the next call opens another.
+- the lane's connection is opened on a thread, never on the event loop. One that SQLAlchemy
+  finds cut (the server went away) is dropped and the SQL threads are told, as after a cut
+  of their own; one unused for ``PING_AFTER_IDLE`` is replaced rather than pinged; after a
+  failed open the calls of the next ``OPEN_AGAIN_AFTER`` take the SQL threads;
+- a statement still in flight when its event loop closes under it (a loop torn down
+  without closing the store) keeps the lane: every later call takes the SQL threads.
 
 The connections of the store's engine are ``LaneConnection``s (``use_lane_connections``):
 psycopg connections whose waits go through the lane when its greenlet runs them, and
@@ -44,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import select
 import threading
 import time
@@ -70,6 +75,10 @@ BUDGET: Final = 0.002
 """Seconds an inline call may hold its thread waiting for the server before it yields to the
 event loop; also what counts as a slow call."""
 
+OPEN_AGAIN_AFTER: Final = 1.0
+"""Seconds the lane leaves every call to the SQL threads after it failed to open its
+connection (a server at its connection limit), instead of trying again on every enqueue."""
+
 SUPPORTED: Final = hasattr(select, "poll")
 """Whether this platform has what the lane waits with: ``select.poll`` (not on Windows, whose
 proactor event loop has no ``add_reader`` either). Elsewhere every insert takes the SQL
@@ -81,9 +90,11 @@ class LaneConnection(psycopg.Connection[Any]):
     greenlet runs them (``_Lane.wait``), and through psycopg's own blocking wait otherwise."""
 
     def wait(self, gen: Generator[Any, Any, T], *args: Any, **kwargs: Any) -> T:
-        lane = greenlet.getcurrent()
-        if type(lane) is _Lane:
-            return lane.wait(gen, self.pgconn.socket)
+        current = greenlet.getcurrent()
+        if type(current) is _Lane:
+            # The lane runs one-statement inserts only: no waits with a timeout of their own
+            # (notifies, a cancel), which go to psycopg's wait below.
+            return current.wait(gen, self.pgconn.socket)
         return super().wait(gen, *args, **kwargs)
 
 
@@ -169,17 +180,19 @@ class _Lane(greenlet.greenlet):
 
 
 def _poll(fileno: int, state: int, timeout: float) -> int:
-    """What of ``state`` is ready on ``fileno`` within ``timeout`` seconds (0: look once)."""
+    """What of ``state`` is ready on ``fileno`` within ``timeout`` seconds, in whole
+    milliseconds rounded down (under one: look once). ``poll`` rounds a fraction up, which
+    would hold the thread up to a millisecond past the budget."""
     poller = select.poll()
     poller.register(
         fileno, (select.POLLIN if state & Wait.R else 0) | (select.POLLOUT if state & Wait.W else 0)
     )
     ready = 0
-    for _, events in poller.poll(max(0.0, timeout) * 1000):
-        if events & select.POLLNVAL:
-            raise psycopg.OperationalError("connection socket closed")
-        if events & (select.POLLERR | select.POLLHUP):
-            return state  # psycopg reads or writes and finds the error
+    for _, events in poller.poll(max(0, int(timeout * 1000))):
+        if events & (select.POLLERR | select.POLLHUP | select.POLLNVAL):
+            # libpq reads or writes, finds the error and marks the connection broken, which
+            # SQLAlchemy then takes for a disconnect.
+            return state
         if events & select.POLLIN:
             ready |= Ready.R
         if events & select.POLLOUT:
@@ -227,7 +240,7 @@ class PostgresInline:
         self._runner = runner
         self._budget = budget
         self._streak = streak or SlowStreak()
-        self._turns = turns or Turns(every=budget)
+        self._turns = turns or Turns(every=budget, clock=clock)
         self._clock = clock
         self._busy = threading.Lock()
         """Held by the call on the lane, from its start until its statement ended."""
@@ -236,6 +249,8 @@ class PostgresInline:
         """The runner's count of cut connections when the lane's connection was opened."""
         self._used_at = 0.0
         self._opening = False
+        self._open_again_at = -math.inf
+        """After a failed open, ``time.monotonic()`` before which no call tries again."""
         self._lanes = threading.local()
         self._finishing: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -256,15 +271,26 @@ class PostgresInline:
                 return Passed.PASSED
             connection = self._connection
             if connection is not None and self._stale():
+                # Invalidated, not returned: the pool would hand the same one back unchecked.
                 self._connection = None
-                _discard(connection)
+                _discard(connection, invalidate=True)
                 connection = None
             if connection is None:
+                if time.monotonic() < self._open_again_at:
+                    return Passed.PASSED
                 self._opening = True
                 try:
                     await asyncio.to_thread(self._open)
-                except Exception:
+                except Exception as error:
                     # The SQL threads meet the same failure and report it to the caller.
+                    self._opening = False
+                    self._open_again_at = time.monotonic() + OPEN_AGAIN_AFTER
+                    log.warning(
+                        "burrow: could not open the inline insert connection; enqueues go "
+                        "through the SQL threads for %.0f s",
+                        OPEN_AGAIN_AFTER,
+                        exc_info=error,
+                    )
                     return Passed.PASSED
                 connection = self._connection
                 if connection is None:
@@ -277,7 +303,11 @@ class PostgresInline:
                 try:
                     ready = await _socket_ready(step)
                 except asyncio.CancelledError:
-                    self._finish_later(lane, step)
+                    try:
+                        self._finish_later(lane, step)
+                    except BaseException:
+                        self._abandon(lane)
+                        raise
                     handed_on = True
                     raise
                 except BaseException:
@@ -286,6 +316,9 @@ class PostgresInline:
                 step = _switch(lane, ready)
             self._used_at = time.monotonic()
             self._streak.record(slow=lane.yielded, now=self._clock())
+            if step.error is not None and connection.invalidated:
+                # The server went away: the SQL threads' connections are as old as this one.
+                self._runner.connection_cut()
             value: T = step.get()
         finally:
             if not handed_on:
@@ -389,6 +422,8 @@ def _switch(lane: _Lane, message: _Call | int) -> _Waiting | _Outcome[Any]:
     return step
 
 
-def _discard(connection: Connection) -> None:
+def _discard(connection: Connection, *, invalidate: bool = False) -> None:
     with contextlib.suppress(Exception):
+        if invalidate:
+            connection.invalidate()
         connection.close()

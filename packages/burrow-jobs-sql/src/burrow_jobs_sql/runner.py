@@ -264,6 +264,12 @@ class Runner:
                 raise
         return connection
 
+    def connection_cut(self) -> None:
+        """A connection held outside the threads (the inline lane's) was found cut: the
+        threads replace theirs before their next call, as after one of their own."""
+        with self._lock:
+            self._cuts += 1
+
     @property
     def cuts(self) -> int:
         """How many held connections were found cut so far: a connection held since fewer
