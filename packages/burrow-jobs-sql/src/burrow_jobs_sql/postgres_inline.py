@@ -273,7 +273,7 @@ class PostgresInline:
             if connection is not None and self._stale():
                 # Invalidated, not returned: the pool would hand the same one back unchecked.
                 self._connection = None
-                _discard(connection, invalidate=True)
+                sql_threads.discard(connection, invalidate=True)
                 connection = None
             if connection is None:
                 if time.monotonic() < self._open_again_at:
@@ -352,9 +352,9 @@ class PostgresInline:
             connection = self._runner.open_held()
             if not isinstance(connection.connection.driver_connection, LaneConnection):
                 self._unusable = True
-                _discard(connection)
+                sql_threads.discard(connection)
             elif self._closed:
-                _discard(connection)
+                sql_threads.discard(connection)
             else:
                 self._opened_after = opened_after
                 self._used_at = time.monotonic()
@@ -395,7 +395,7 @@ class PostgresInline:
         connection = self._connection
         if connection is not None and (connection.invalidated or self._closed):
             self._connection = None
-            _discard(connection)
+            sql_threads.discard(connection)
         self._busy.release()
 
     async def close(self, grace: float) -> None:
@@ -411,7 +411,7 @@ class PostgresInline:
             try:
                 connection, self._connection = self._connection, None
                 if connection is not None:
-                    _discard(connection)
+                    sql_threads.discard(connection)
             finally:
                 self._busy.release()
 
@@ -420,10 +420,3 @@ def _switch(lane: _Lane, message: _Call | int) -> _Waiting | _Outcome[Any]:
     lane.caller = greenlet.getcurrent()
     step: _Waiting | _Outcome[Any] = lane.switch(message)
     return step
-
-
-def _discard(connection: Connection, *, invalidate: bool = False) -> None:
-    with contextlib.suppress(Exception):
-        if invalidate:
-            connection.invalidate()
-        connection.close()

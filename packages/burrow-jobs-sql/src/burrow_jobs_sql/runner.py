@@ -40,7 +40,7 @@ from sqlalchemy.exc import OperationalError
 from burrow_jobs_sql.dsn import mask_dsn
 from burrow_jobs_sql.errors import DatabaseBusy
 
-__all__ = ["Runner", "is_sqlite_busy"]
+__all__ = ["Runner", "discard", "is_sqlite_busy"]
 
 log = logging.getLogger("burrow_jobs_sql")
 
@@ -230,7 +230,7 @@ class Runner:
                 _answer(call, value, error)
         finally:
             if held.connection is not None:
-                _discard(held.connection)
+                discard(held.connection)
 
     def _ready(self, held: _Held) -> Connection:
         """The thread's connection, replaced first when it is likely cut: opened before
@@ -238,7 +238,7 @@ class Runner:
         not answering a ping (a restart while the queue was quiet)."""
         if held.connection is not None:
             if held.opened_after != self._cuts:
-                _discard(held.connection)
+                discard(held.connection)
                 held.connection = None
             elif not self._sqlite and time.monotonic() - held.used_at > PING_AFTER_IDLE:
                 try:
@@ -260,7 +260,7 @@ class Runner:
             try:
                 self._held_session(connection)
             except BaseException:
-                _discard(connection)
+                discard(connection)
                 raise
         return connection
 
@@ -284,7 +284,7 @@ class Runner:
     def _cut(self, held: _Held) -> None:
         """``held``'s connection was found cut: drop it, and tell the other threads."""
         if held.connection is not None:
-            _discard(held.connection)
+            discard(held.connection)
             held.connection = None
         with self._lock:
             self._cuts += 1
@@ -365,8 +365,12 @@ class Runner:
             self._calls.put(None)
 
 
-def _discard(connection: Connection) -> None:
+def discard(connection: Connection, *, invalidate: bool = False) -> None:
+    """Close ``connection``, whatever its state; ``invalidate`` first when the pool must not
+    hand its DBAPI connection out again (it may be cut)."""
     with contextlib.suppress(Exception):
+        if invalidate:
+            connection.invalidate()
         connection.close()
 
 
