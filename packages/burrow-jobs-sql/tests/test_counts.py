@@ -1,10 +1,12 @@
-"""The admin's reads of many kept jobs on PostgreSQL: the overview counts each status through
-the partial index that holds it, so a refresh costs the index, not a scan of every job ever
-kept; the list's job types are hashed, not sorted."""
+"""The admin's reads of many kept jobs: the overview counts each status through the partial
+index that holds it, so a refresh costs the index, not a scan of every job ever kept; on
+SQLite a list filtered by status reads that status's own index newest first, without a sort;
+on PostgreSQL the list's job types are hashed, not sorted."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +15,8 @@ import sqlalchemy as sa
 
 from burrow_jobs_sql import SQLStore
 from burrow_jobs_sql.dsn import to_url
-from burrow_jobs_sql.statements import POSTGRES_COUNT_BY_STATUS
+from burrow_jobs_sql.schema import CLAIM_INDEX, SQLITE_STATUS_LIST_INDEXES
+from burrow_jobs_sql.statements import POSTGRES_COUNT_BY_STATUS, SQLITE_COUNT_BY_STATUS
 from burrow_tasks import JobStatus
 from burrow_tasks.jobs import NewJob
 
@@ -35,20 +38,56 @@ UPDATE burrow_jobs SET status = CASE
 
 @pytest.fixture
 async def kept_jobs(fresh_dsn: str, db_kind: str) -> AsyncIterator[tuple[SQLStore, sa.Engine]]:
-    """A store holding 2,000 jobs in every status, vacuumed and analyzed, beside an engine
-    of its own for reading plans."""
-    if db_kind != "postgres":
-        pytest.skip("the per-status count statement is PostgreSQL's")
+    """A store holding 2,000 jobs in every status beside an engine of its own for reading
+    plans; on PostgreSQL vacuumed and analyzed (SQLite plans as the store leaves it, with no
+    statistics)."""
     store = SQLStore.from_dsn(fresh_dsn)
     job = NewJob("email", "{}", priority=0, max_retries=3, run_at=NOW)
     await store.jobs_insert([job] * 2000, now=NOW)
     engine = sa.create_engine(to_url(fresh_dsn), isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
-        connection.exec_driver_sql(STATUS_OF_ID.replace("%", "%%"))
-        connection.exec_driver_sql("VACUUM ANALYZE burrow_jobs")
+        if db_kind == "postgres":
+            connection.exec_driver_sql(STATUS_OF_ID.replace("%", "%%"))
+            connection.exec_driver_sql("VACUUM ANALYZE burrow_jobs")
+        else:
+            connection.exec_driver_sql(STATUS_OF_ID)
     yield store, engine
     engine.dispose()
     await store.close()
+
+
+@pytest.fixture
+def postgres_only(db_kind: str) -> None:
+    if db_kind != "postgres":
+        pytest.skip("planner settings and EXPLAIN output are PostgreSQL's")
+
+
+@pytest.fixture
+def sqlite_only(db_kind: str) -> None:
+    if db_kind != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN and the per-status list indexes are SQLite's")
+
+
+@contextmanager
+def _recorded(engine: sa.Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The statements ``engine`` sends while the block runs, with their parameters."""
+    statements: list[tuple[str, Any]] = []
+
+    def record(*args: Any) -> None:
+        _connection, _cursor, statement, parameters, _context, _many = args
+        statements.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def _sqlite_plan(engine: sa.Engine, statement: str, parameters: Any = ()) -> str:
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+        return "\n".join(str(row[3]) for row in rows)
 
 
 async def test_the_counts_per_status_agree_with_a_group_by_over_every_job(
@@ -72,6 +111,7 @@ async def test_the_counts_per_status_agree_with_a_group_by_over_every_job(
     }
 
 
+@pytest.mark.usefixtures("postgres_only")
 async def test_each_status_is_counted_from_the_partial_index_that_holds_it(
     kept_jobs: tuple[SQLStore, sa.Engine],
 ) -> None:
@@ -92,6 +132,7 @@ async def test_each_status_is_counted_from_the_partial_index_that_holds_it(
     assert "Seq Scan" not in plan
 
 
+@pytest.mark.usefixtures("postgres_only")
 async def test_the_job_types_are_hashed_not_sorted_under_the_stores_settings(
     kept_jobs: tuple[SQLStore, sa.Engine],
 ) -> None:
@@ -99,17 +140,8 @@ async def test_the_job_types_are_hashed_not_sorted_under_the_stores_settings(
     # out ordered would then sort every job row to find a handful of types.
     store, _ = kept_jobs
     await store.jobs_insert([NewJob(t, "{}", 0, 3, NOW) for t in ("zeta", "Alpha")], now=NOW)
-    statements: list[tuple[str, Any]] = []
-
-    def record(*args: Any) -> None:
-        _connection, _cursor, statement, parameters, _context, _many = args
-        statements.append((statement, parameters))
-
-    sa.event.listen(store.engine, "before_cursor_execute", record)
-    try:
+    with _recorded(store.engine) as statements:
         types = await store.jobs_types()
-    finally:
-        sa.event.remove(store.engine, "before_cursor_execute", record)
     [(statement, parameters)] = statements
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("SHOW enable_sort").scalar_one() == "off"
@@ -120,3 +152,35 @@ async def test_the_job_types_are_hashed_not_sorted_under_the_stores_settings(
     assert "Sort" not in plan
     assert "HashAggregate" in plan
     assert types == ["Alpha", "email", "zeta"]
+
+
+@pytest.mark.usefixtures("sqlite_only")
+async def test_sqlite_counts_each_status_from_the_partial_index_that_holds_it(
+    kept_jobs: tuple[SQLStore, sa.Engine],
+) -> None:
+    _, engine = kept_jobs
+
+    plan = _sqlite_plan(engine, SQLITE_COUNT_BY_STATUS)
+
+    for index in (CLAIM_INDEX, *SQLITE_STATUS_LIST_INDEXES.values()):
+        assert f"USING INDEX {index}" in plan
+    assert "SCAN burrow_jobs\n" not in plan + "\n"
+    assert "burrow_jobs_created_idx" not in plan
+
+
+@pytest.mark.usefixtures("sqlite_only")
+@pytest.mark.parametrize("status", sorted(SQLITE_STATUS_LIST_INDEXES))
+async def test_sqlite_lists_a_status_newest_first_from_its_own_index_without_a_sort(
+    kept_jobs: tuple[SQLStore, sa.Engine], status: str
+) -> None:
+    store, engine = kept_jobs
+    with _recorded(store.engine) as statements:
+        listed, total = await store.jobs_list(status=JobStatus(status), offset=5, limit=5)
+    page, count = statements
+
+    assert f"USING INDEX {SQLITE_STATUS_LIST_INDEXES[status]}" in _sqlite_plan(engine, *page)
+    assert "TEMP B-TREE" not in _sqlite_plan(engine, *page)
+    assert f"USING INDEX {SQLITE_STATUS_LIST_INDEXES[status]}" in _sqlite_plan(engine, *count)
+    assert {job.status for job in listed} == {JobStatus(status)}
+    assert [job.id for job in listed] == sorted((job.id for job in listed), key=int, reverse=True)
+    assert total == (1920 if status == "completed" else 20)

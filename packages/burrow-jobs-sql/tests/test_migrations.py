@@ -121,6 +121,31 @@ def test_only_sqlite_keeps_the_filtered_list_indexes(engine: Engine) -> None:
     kept = _index_names(engine) & SQLITE_ONLY_INDEXES
     assert kept == (SQLITE_ONLY_INDEXES if engine.dialect.name == "sqlite" else set())
     assert "burrow_jobs_created_idx" in _index_names(engine)
+    # Every insert wrote it; migration 0004 put partial indexes an insert skips in its place.
+    assert "burrow_jobs_status_created_idx" not in _index_names(engine)
+
+
+def test_upgrade_from_0003_moves_the_status_list_to_partial_indexes_and_keeps_the_jobs(
+    engine: Engine,
+) -> None:
+    _migrate_to(engine, "0003")
+    now = "0" if engine.dialect.name == "sqlite" else "now()"
+    with engine.begin() as connection:
+        for status in ("pending", "completed"):
+            connection.exec_driver_sql(
+                "INSERT INTO burrow_jobs (type, payload, status, priority, attempts,"
+                " max_retries, run_at, created_at, updated_at, cancelled) VALUES"
+                f" ('kept', '{{}}', '{status}', 0, 0, 3, {now}, {now}, {now}, false)"
+            )
+
+    assert upgrade(engine) == "0003"
+
+    with engine.connect() as connection:
+        statuses = connection.exec_driver_sql("SELECT status FROM burrow_jobs ORDER BY id")
+        assert statuses.scalars().all() == ["pending", "completed"]
+    assert ("burrow_jobs_completed_created_idx" in _index_names(engine)) == (
+        engine.dialect.name == "sqlite"
+    )
 
 
 def test_command_line_upgrade_reports_the_revision(

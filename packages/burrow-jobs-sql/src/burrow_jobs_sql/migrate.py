@@ -28,7 +28,7 @@ __all__ = ["HEAD_REVISION", "alembic_config", "head_revision", "prepare_schema",
 
 _ADVISORY_LOCK_KEY = 0x6275_7272_6F77_0001  # "burrow" + 1: burrow_jobs_sql's migrations
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 """The newest migration's revision (a test holds it equal to Alembic's head).
 
 Kept as a constant so that opening a store whose schema is current reads one row and never

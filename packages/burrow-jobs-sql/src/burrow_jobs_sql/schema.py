@@ -26,6 +26,7 @@ __all__ = [
     "JOBS_TABLE",
     "NOTIFY_CHANNEL_PREFIX",
     "SQLITE_ONLY_INDEXES",
+    "SQLITE_STATUS_LIST_INDEXES",
     "VERSION_TABLE",
     "WORKERS_TABLE",
     "UTCDateTime",
@@ -183,14 +184,24 @@ sa.Index(
     postgresql_where=_dead,
     sqlite_where=_dead,
 )
-# The admin's lists, newest first. On SQLite two more serve the lists filtered by status
-# and by type (SQLITE_ONLY_INDEXES, made by migration 0001); PostgreSQL has none of them
-# (migration 0002): a status change there is never a HOT update and adds an entry to every
-# index, so each would cost every claim and completion a B-tree insert. Its filtered lists
-# read a status's partial index and sort, or this one and filter.
+# The admin's lists, newest first. On SQLite more serve the lists filtered by status and by
+# type (SQLITE_ONLY_INDEXES, made by migrations 0001 and 0004): one on (type, created_at, id)
+# and, for each status but pending, a partial one on (created_at, id) that an insert never
+# writes (a pending list reads this one and filters). PostgreSQL has none of them (migration
+# 0002): a status change there is never a HOT update and adds an entry to every index, so
+# each would cost every claim and completion a B-tree insert. Its filtered lists read a
+# status's partial index and sort, or this one and filter.
 sa.Index("burrow_jobs_created_idx", jobs.c.created_at, jobs.c.id)
 
-SQLITE_ONLY_INDEXES = frozenset({"burrow_jobs_status_created_idx", "burrow_jobs_type_created_idx"})
+SQLITE_STATUS_LIST_INDEXES = {
+    status: f"burrow_jobs_{status}_created_idx"
+    for status in ("running", "completed", "failed", "dead")
+}
+"""SQLite's partial index per listed status (migration 0004), by status."""
+
+SQLITE_ONLY_INDEXES = frozenset(
+    {"burrow_jobs_type_created_idx", *SQLITE_STATUS_LIST_INDEXES.values()}
+)
 """Indexes a SQLite database has beyond ``metadata`` (see above)."""
 
 workers = sa.Table(

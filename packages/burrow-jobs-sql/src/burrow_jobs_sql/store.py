@@ -53,6 +53,7 @@ from burrow_jobs_sql.statements import (
     POSTGRES_COUNT_BY_STATUS,
     POSTGRES_INSERT_ONE,
     POSTGRES_INSERT_UNNEST,
+    SQLITE_COUNT_BY_STATUS,
     SQLITE_INSERT_ONE,
     Statements,
     build_claim,
@@ -802,16 +803,9 @@ class SQLStore:
         return await self._run(read)
 
     async def jobs_count_by_status(self) -> dict[JobStatus, int]:
-        if self._postgres:
-            row = await self._run(lambda c: c.exec_driver_sql(POSTGRES_COUNT_BY_STATUS).one())
-            return {status: int(count) for status, count in zip(JobStatus, row, strict=True)}
-        # SQLite counts from its status index (created for the admin's lists) either way.
-        query = sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)
-        rows = await self._run(lambda c: c.execute(query).all())
-        counts = dict.fromkeys(JobStatus, 0)
-        for status, count in rows:
-            counts[JobStatus(status)] = int(count)
-        return counts
+        statement = POSTGRES_COUNT_BY_STATUS if self._postgres else SQLITE_COUNT_BY_STATUS
+        row = await self._run(lambda c: c.exec_driver_sql(statement).one())
+        return {status: int(count) for status, count in zip(JobStatus, row, strict=True)}
 
     async def jobs_count_ahead(
         self, job_id: JobId, *, now: datetime, types: Collection[str] | None = None
