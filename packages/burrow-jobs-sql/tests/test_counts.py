@@ -16,7 +16,11 @@ import sqlalchemy as sa
 from burrow_jobs_sql import SQLStore
 from burrow_jobs_sql.dsn import to_url
 from burrow_jobs_sql.schema import CLAIM_INDEX, SQLITE_STATUS_LIST_INDEXES
-from burrow_jobs_sql.statements import POSTGRES_COUNT_BY_STATUS, SQLITE_COUNT_BY_STATUS
+from burrow_jobs_sql.statements import (
+    POSTGRES_COUNT_BY_STATUS,
+    SQLITE_COUNT_BY_STATUS,
+    SQLITE_COUNT_PENDING,
+)
 from burrow_tasks import JobStatus
 from burrow_tasks.jobs import NewJob
 
@@ -184,3 +188,18 @@ async def test_sqlite_lists_a_status_newest_first_from_its_own_index_without_a_s
     assert {job.status for job in listed} == {JobStatus(status)}
     assert [job.id for job in listed] == sorted((job.id for job in listed), key=int, reverse=True)
     assert total == (1920 if status == "completed" else 20)
+
+
+@pytest.mark.usefixtures("sqlite_only")
+async def test_sqlite_totals_the_pending_list_from_the_partial_indexes_not_the_table(
+    kept_jobs: tuple[SQLStore, sa.Engine],
+) -> None:
+    store, engine = kept_jobs
+    with _recorded(store.engine) as statements:
+        listed, total = await store.jobs_list(status=JobStatus.PENDING, limit=5)
+    _page, (count, _parameters) = statements
+
+    assert count == SQLITE_COUNT_PENDING
+    assert "SCAN burrow_jobs\n" not in _sqlite_plan(engine, count) + "\n"
+    assert total == 20
+    assert {job.status for job in listed} == {JobStatus.PENDING}

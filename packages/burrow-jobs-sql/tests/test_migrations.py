@@ -219,3 +219,21 @@ def test_0003_bounds_the_channel_name_and_its_downgrade_restores_the_old_one(
     body = _notify_function_body(engine)
     assert "octet_length" in body
     assert "md5(TG_TABLE_SCHEMA)" in body
+
+
+def test_0004_downgrade_restores_the_status_list_index(engine: Engine) -> None:
+    upgrade(engine)
+    config = alembic_config()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003")
+    downgraded = _index_names(engine)
+
+    assert upgrade(engine) == "0003"
+
+    sqlite = engine.dialect.name == "sqlite"
+    assert ("burrow_jobs_status_created_idx" in downgraded) == sqlite
+    assert not downgraded & {"burrow_jobs_running_created_idx", "burrow_jobs_dead_created_idx"}
+    assert (_index_names(engine) & SQLITE_ONLY_INDEXES) == (
+        SQLITE_ONLY_INDEXES if sqlite else set()
+    )

@@ -36,6 +36,7 @@ __all__ = [
     "POSTGRES_INSERT_UNNEST",
     "SQLITE_CANCELLED_SINCE",
     "SQLITE_COUNT_BY_STATUS",
+    "SQLITE_COUNT_PENDING",
     "SQLITE_INSERT_EACH",
     "SQLITE_INSERT_ONE",
     "SQLITE_LAST_ID",
@@ -281,6 +282,14 @@ SELECT claimable - failed, running, completed, failed, dead FROM (SELECT
 index whose predicate its literal matches (the claim index, or a status's list index from
 migration 0004); pending is the claimable less the failed, as no index holds pending alone
 (an insert would write it)."""
+
+SQLITE_COUNT_PENDING = (
+    f"SELECT (SELECT count(*) FROM {JOBS_TABLE} WHERE {CLAIMABLE_SQL})"
+    f" - (SELECT count(*) FROM {JOBS_TABLE} WHERE status = 'failed')"
+)
+"""The pending jobs on SQLite, the total of the admin's pending list, from the same two
+partial indexes as ``SQLITE_COUNT_BY_STATUS`` (a ``count(*) WHERE status = 'pending'`` reads
+every row)."""
 
 SQLITE_CANCELLED_SINCE = (
     f"SELECT id, failed_at FROM {JOBS_TABLE} INDEXED BY {DEAD_INDEX}"

@@ -54,6 +54,7 @@ from burrow_jobs_sql.statements import (
     POSTGRES_INSERT_ONE,
     POSTGRES_INSERT_UNNEST,
     SQLITE_COUNT_BY_STATUS,
+    SQLITE_COUNT_PENDING,
     SQLITE_INSERT_ONE,
     Statements,
     build_claim,
@@ -788,7 +789,9 @@ class SQLStore:
             .offset(offset)
             .limit(limit)
         )
-        total = sa.select(sa.func.count()).select_from(jobs).where(*filters)
+        total: sa.Executable = sa.select(sa.func.count()).select_from(jobs).where(*filters)
+        if status == JobStatus.PENDING and type is None and not self._postgres:
+            total = sa.text(SQLITE_COUNT_PENDING)
 
         def read(connection: Connection) -> tuple[list[Job], int]:
             with explicit_transaction(connection) if self._postgres else _nothing():
