@@ -98,15 +98,21 @@ def _index_names(engine: Engine) -> set[str]:
     return {str(index["name"]) for index in sa.inspect(engine).get_indexes("burrow_jobs")}
 
 
-def test_upgrade_from_0001_keeps_the_jobs(engine: Engine) -> None:
-    _migrate_to(engine, "0001")
+def _insert_kept(engine: Engine, *statuses: str) -> None:
+    """One job of type ``kept`` per status, in plain SQL (a schema older than ``metadata``)."""
     now = "0" if engine.dialect.name == "sqlite" else "now()"
     with engine.begin() as connection:
-        connection.exec_driver_sql(
-            "INSERT INTO burrow_jobs (type, payload, status, priority, attempts, max_retries,"
-            f" run_at, created_at, updated_at, cancelled) VALUES ('kept', '{{}}', 'pending',"
-            f" 0, 0, 3, {now}, {now}, {now}, false)"
-        )
+        for status in statuses:
+            connection.exec_driver_sql(
+                "INSERT INTO burrow_jobs (type, payload, status, priority, attempts,"
+                " max_retries, run_at, created_at, updated_at, cancelled) VALUES"
+                f" ('kept', '{{}}', '{status}', 0, 0, 3, {now}, {now}, {now}, false)"
+            )
+
+
+def test_upgrade_from_0001_keeps_the_jobs(engine: Engine) -> None:
+    _migrate_to(engine, "0001")
+    _insert_kept(engine, "pending")
 
     assert upgrade(engine) == "0001"
 
@@ -129,14 +135,7 @@ def test_upgrade_from_0003_moves_the_status_list_to_partial_indexes_and_keeps_th
     engine: Engine,
 ) -> None:
     _migrate_to(engine, "0003")
-    now = "0" if engine.dialect.name == "sqlite" else "now()"
-    with engine.begin() as connection:
-        for status in ("pending", "completed"):
-            connection.exec_driver_sql(
-                "INSERT INTO burrow_jobs (type, payload, status, priority, attempts,"
-                " max_retries, run_at, created_at, updated_at, cancelled) VALUES"
-                f" ('kept', '{{}}', '{status}', 0, 0, 3, {now}, {now}, {now}, false)"
-            )
+    _insert_kept(engine, "pending", "completed")
 
     assert upgrade(engine) == "0003"
 
