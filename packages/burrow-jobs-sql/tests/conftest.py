@@ -17,6 +17,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -267,6 +268,45 @@ def database_dsn(database: Database) -> str:
 def postgres_admin() -> str:
     """A DSN to the PostgreSQL test database outside the run's schemas."""
     return postgres_admin_dsn()
+
+
+TerminateBackends = Callable[[str, str], int]
+"""The ``terminate_backends`` fixture: ``terminate_backends(dsn, application_name)``."""
+
+TERMINATION_WAIT = 10.0
+"""Seconds a terminated backend gets to exit before the test fails."""
+
+
+@pytest.fixture
+def terminate_backends() -> TerminateBackends:
+    """Cut every server connection named ``application_name`` (but the one doing it) from the
+    server's side, as a restart would, and wait until each backend has exited; returns how
+    many were cut.
+
+    ``pg_terminate_backend`` only signals: a backend the scheduler has not run yet could
+    still answer the next statement its client sends, and the test would see no cut."""
+
+    def terminate(dsn: str, application_name: str) -> int:
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            cut = [
+                pid
+                for pid, terminated in connection.execute(
+                    "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = %s AND pid <> pg_backend_pid()",
+                    (application_name,),
+                )
+                if terminated
+            ]
+            deadline = time.monotonic() + TERMINATION_WAIT
+            while connection.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (cut,)
+            ).fetchone() != (0,):
+                if time.monotonic() > deadline:
+                    pytest.fail(f"terminated backends {cut} still there after {TERMINATION_WAIT} s")
+                time.sleep(0.005)
+        return len(cut)
+
+    return terminate
 
 
 # --- worker processes ---------------------------------------------------------------------------

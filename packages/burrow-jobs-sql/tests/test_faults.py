@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -41,6 +40,10 @@ class Killable(Protocol):
 StartWorker = Callable[..., Killable]
 """The ``start_worker`` fixture (conftest.py): ``start_worker(dsn, log)`` starts a worker
 process and returns it, killed at the end of the test."""
+
+TerminateBackends = Callable[[str, str], int]
+"""The ``terminate_backends`` fixture (conftest.py): ``terminate_backends(dsn, name)`` cuts
+the connections named ``name`` and waits until they are gone; how many it cut."""
 
 DEADLINE = 60.0
 """Seconds a test waits for its workers to finish every job (they need a few)."""
@@ -150,7 +153,11 @@ async def test_a_worker_killed_mid_job_loses_no_job_and_reruns_only_its_own(
 
 
 async def test_workers_whose_database_connections_are_cut_lose_no_job(
-    db_kind: str, database_dsn: str, tmp_path: Path, start_worker: StartWorker
+    db_kind: str,
+    database_dsn: str,
+    tmp_path: Path,
+    start_worker: StartWorker,
+    terminate_backends: TerminateBackends,
 ) -> None:
     if db_kind != "postgres":
         pytest.skip("cutting a client's connections from the server is PostgreSQL's")
@@ -163,7 +170,7 @@ async def test_workers_whose_database_connections_are_cut_lose_no_job(
     start_worker(worker_dsn, log)
     for started in (20, 50):
         wait_until(started_at_least(log, started), f"{started} jobs started")
-        assert _terminate_backends(database_dsn, name) > 0
+        assert terminate_backends(database_dsn, name) > 0
     wait_until(all_completed(database_dsn, ids), "every job completed after the cuts")
 
     assert_each_run_is_its_own_claim(Runs.read(log), jobs_table(database_dsn))
@@ -285,7 +292,7 @@ def _close(sock: socket.socket) -> None:
 
 
 async def test_after_a_restart_one_call_sees_the_cut_not_one_per_sql_thread(
-    db_kind: str, database_dsn: str
+    db_kind: str, database_dsn: str, terminate_backends: TerminateBackends
 ) -> None:
     if db_kind != "postgres":
         pytest.skip("cutting a client's connections from the server is PostgreSQL's")
@@ -296,7 +303,7 @@ async def test_after_a_restart_one_call_sees_the_cut_not_one_per_sql_thread(
         await asyncio.gather(
             *(store._run(lambda c: c.exec_driver_sql("SELECT pg_sleep(0.2)")) for _ in range(3))
         )
-        assert _terminate_backends(database_dsn, name) >= 3
+        assert terminate_backends(database_dsn, name) >= 3
         outcomes = []
         for _ in range(9):
             try:
@@ -312,7 +319,10 @@ async def test_after_a_restart_one_call_sees_the_cut_not_one_per_sql_thread(
 
 
 async def test_the_first_call_after_a_restart_in_a_quiet_spell_finds_a_fresh_connection(
-    db_kind: str, database_dsn: str, monkeypatch: pytest.MonkeyPatch
+    db_kind: str,
+    database_dsn: str,
+    monkeypatch: pytest.MonkeyPatch,
+    terminate_backends: TerminateBackends,
 ) -> None:
     if db_kind != "postgres":
         pytest.skip("cutting a client's connections from the server is PostgreSQL's")
@@ -321,7 +331,7 @@ async def test_the_first_call_after_a_restart_in_a_quiet_spell_finds_a_fresh_con
     store = SQLStore.from_dsn(_named(database_dsn, name))
     try:
         await store.jobs_count_by_status()  # one SQL thread, holding its connection
-        assert _terminate_backends(database_dsn, name) >= 1
+        assert terminate_backends(database_dsn, name) >= 1
         await asyncio.sleep(0.3)  # quiet for longer than PING_AFTER_IDLE
 
         counts = await store.jobs_count_by_status()
@@ -334,16 +344,6 @@ async def test_the_first_call_after_a_restart_in_a_quiet_spell_finds_a_fresh_con
 def _named(dsn: str, application_name: str) -> str:
     """``dsn`` whose connections carry ``application_name``, so a test cuts only those."""
     return f"{dsn}{'&' if '?' in dsn else '?'}application_name={application_name}"
-
-
-def _terminate_backends(dsn: str, application_name: str) -> int:
-    """Close every server connection named ``application_name``, as a restart would."""
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        rows = connection.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
-            (application_name,),
-        ).fetchall()
-    return sum(1 for (terminated,) in rows if terminated)
 
 
 async def test_a_write_lock_held_elsewhere_stalls_the_workers_and_loses_no_job(

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -33,11 +32,24 @@ SERVER_PAUSE = 0.2
 
 
 @pytest.fixture
-def dsn(db_kind: str, database_dsn: str) -> str:
+def name() -> str:
+    """The application name of the test's connections, so a test cuts only those."""
+    return f"burrow-lane-{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+def dsn(db_kind: str, database_dsn: str, name: str) -> str:
     if db_kind != "postgres":
         pytest.skip("inline inserts are PostgreSQL's (SQLite's are test_inline_writes.py)")
-    name = f"burrow-lane-{secrets.token_hex(4)}"
     return f"{database_dsn}{'&' if '?' in database_dsn else '?'}application_name={name}"
+
+
+@pytest.fixture
+def cut_connections(
+    dsn: str, name: str, terminate_backends: Callable[[str, str], int]
+) -> Callable[[], int]:
+    """Cut the test's server connections (as a restart would); how many were cut."""
+    return lambda: terminate_backends(dsn, name)
 
 
 @pytest.fixture
@@ -120,7 +132,8 @@ class Ticker:
 
 
 async def test_a_call_runs_on_the_calling_thread(lane: PostgresInline) -> None:
-    await lane.run(thread_name)  # opens the lane's connection (a failed open would pass)
+    opened = await lane.run(thread_name)
+    assert opened is not Passed.PASSED, "the lane's connection did not open (see the log)"
 
     assert await lane.run(thread_name) == threading.current_thread().name
 
@@ -248,10 +261,10 @@ async def test_close_waits_for_a_cancelled_callers_statement(
 
 
 async def test_a_cut_connection_costs_one_call_an_error_and_the_next_opens_another(
-    lane: PostgresInline, dsn: str
+    lane: PostgresInline, cut_connections: Callable[[], int]
 ) -> None:
     await lane.run(thread_name)
-    assert _terminate_backends(dsn) >= 1
+    assert cut_connections() >= 1
 
     with pytest.raises(sa.exc.OperationalError):
         await lane.run(thread_name)
@@ -301,22 +314,22 @@ async def test_a_coroutine_calling_in_a_loop_gives_the_event_loop_turns(runner: 
 
 
 async def test_a_connection_unused_for_a_while_is_replaced_not_reused(
-    lane: PostgresInline, dsn: str, monkeypatch: pytest.MonkeyPatch
+    lane: PostgresInline, cut_connections: Callable[[], int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sql_threads, "PING_AFTER_IDLE", 0.2)
     await lane.run(thread_name)
-    assert _terminate_backends(dsn) >= 1
+    assert cut_connections() >= 1
     await asyncio.sleep(0.3)  # a restart during a quiet spell
 
     assert await lane.run(thread_name) == threading.current_thread().name
 
 
 async def test_a_cut_the_lane_finds_spares_the_sql_threads_an_error(
-    lane: PostgresInline, runner: Runner, dsn: str
+    lane: PostgresInline, runner: Runner, cut_connections: Callable[[], int]
 ) -> None:
     await runner(thread_name)  # an SQL thread holding its connection
     await lane.run(thread_name)
-    assert _terminate_backends(dsn) >= 2
+    assert cut_connections() >= 2
 
     with pytest.raises(sa.exc.OperationalError):
         await lane.run(thread_name)
@@ -361,14 +374,3 @@ async def test_enqueues_through_the_store_are_each_stored_once(dsn: str, store: 
     assert len({job_id for batch in ids for job_id in batch}) == 300
     assert sum(counts.values()) == 300
     assert 0 < on_the_lane < 300
-
-
-def _terminate_backends(dsn: str) -> int:
-    name = dsn.rpartition("application_name=")[2]
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        rows = connection.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE application_name = %s AND pid <> pg_backend_pid()",
-            (name,),
-        ).fetchall()
-    return sum(1 for (terminated,) in rows if terminated)

@@ -318,7 +318,11 @@ async def _rescue_race(s: Session, name: str, write: WorkerWrite) -> _Race:
 @dataclass
 class _Race:
     """Every job held by a claim, then written by two workers (at a time past every
-    cutoff) while a third thread interferes just ahead of them; and how that ended."""
+    cutoff) while a third thread interferes just ahead of them; and how that ended.
+
+    The third thread moves first, before the workers write anything: every race then has
+    writes it takes from the workers, also where the scheduler would let the workers run
+    ahead of it throughout (a store whose refused write misbehaves is caught every run)."""
 
     store: JobStore
     ids: list[JobId]
@@ -342,9 +346,11 @@ class _Race:
         # set when a worker stops for any reason, so the third thread never waits on a
         # dead worker
         stopped = [threading.Event(), threading.Event()]
+        moved_first = threading.Event()  # set once the third thread's first move ended
 
         def work(half: int) -> dict[JobId, bool]:
             async def run(own: JobStore) -> dict[JobId, bool]:
+                moved_first.wait(60)
                 outcomes = {}
                 for done, (job_id, lease) in enumerate(self.held[half::2], start=1):
                     try:
@@ -366,8 +372,11 @@ class _Race:
 
         def interferer(_: int) -> list[JobId]:
             async def run(own: JobStore) -> list[JobId]:
-                taken: list[JobId] = []
-                last_front = -1
+                try:
+                    taken = await interfere(own, 0)
+                finally:
+                    moved_first.set()
+                last_front = 0
                 while not all(event.is_set() for event in stopped):
                     front = sum(progress)
                     if front != last_front:  # aim again only once the workers moved on
