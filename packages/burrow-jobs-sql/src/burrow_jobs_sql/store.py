@@ -16,8 +16,8 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from types import ModuleType
@@ -61,7 +61,7 @@ from burrow_jobs_sql.statements import (
     build_sqlite_claim,
     build_statements,
 )
-from burrow_jobs_sql.transaction import explicit_transaction, require_autocommit
+from burrow_jobs_sql.transaction import explicit_transaction, read_snapshot, require_autocommit
 from burrow_tasks.errors import InvalidJobStatus, JobNotFound
 from burrow_tasks.jobs import (
     ClaimedJob,
@@ -794,7 +794,7 @@ class SQLStore:
             total = sa.text(SQLITE_COUNT_PENDING)
 
         def read(connection: Connection) -> tuple[list[Job], int]:
-            with explicit_transaction(connection) if self._postgres else _nothing():
+            with read_snapshot(connection):
                 if self._postgres:
                     # The store's sessions plan the claim without sorts; a list filtered by
                     # status is cheapest as that status's partial index and a sort.
@@ -1003,8 +1003,3 @@ class SQLStore:
             self._inline.close()  # if the SQL thread held the lock the first time
         if self._owns_engine:
             self._engine.dispose()
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection, Engine
 from burrow_jobs_sql.dsn import mask_dsn
 from burrow_jobs_sql.errors import StoreOpenError
 
-__all__ = ["explicit_transaction", "require_autocommit"]
+__all__ = ["explicit_transaction", "read_snapshot", "require_autocommit"]
 
 
 @contextmanager
@@ -37,6 +37,29 @@ def explicit_transaction(connection: Connection) -> Iterator[None]:
         with suppress(Exception):
             connection.exec_driver_sql("ROLLBACK")
         raise
+
+
+@contextmanager
+def read_snapshot(connection: Connection) -> Iterator[None]:
+    """One read-only transaction whose statements all see the database as of its first:
+    a list's page and its total then agree however many commits land between the two.
+
+    PostgreSQL's default READ COMMITTED takes a snapshot per statement, hence REPEATABLE
+    READ; SQLite's deferred ``BEGIN`` holds one WAL snapshot from the first read on and,
+    unlike ``BEGIN IMMEDIATE``, takes no write lock."""
+    if connection.dialect.name == "sqlite":
+        begin = "BEGIN"
+    else:
+        begin = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+    connection.exec_driver_sql(begin)
+    try:
+        yield
+    except BaseException:
+        # The read's error is the one to report, not a cut connection's on the way out.
+        with suppress(Exception):
+            connection.exec_driver_sql("ROLLBACK")
+        raise
+    connection.exec_driver_sql("COMMIT")
 
 
 def require_autocommit(engine: Engine) -> None:
