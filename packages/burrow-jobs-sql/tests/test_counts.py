@@ -72,14 +72,19 @@ def sqlite_only(db_kind: str) -> None:
         pytest.skip("EXPLAIN QUERY PLAN and the per-status list indexes are SQLite's")
 
 
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
+
+
 @contextmanager
 def _recorded(engine: sa.Engine) -> Iterator[list[tuple[str, Any]]]:
-    """The statements ``engine`` sends while the block runs, with their parameters."""
+    """The statements ``engine`` sends while the block runs, with their parameters; the
+    ``BEGIN``, ``COMMIT`` and ``ROLLBACK`` around them left out."""
     statements: list[tuple[str, Any]] = []
 
     def record(*args: Any) -> None:
         _connection, _cursor, statement, parameters, _context, _many = args
-        statements.append((statement, parameters))
+        if not statement.startswith(_TRANSACTION_CONTROL):
+            statements.append((statement, parameters))
 
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
