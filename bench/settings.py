@@ -50,7 +50,7 @@ FULL = Sizes(
     scale_processes=(1, 2, 4),
     footprint_jobs=100_000,
     footprint_checkpoint=10_000,
-    repeats=3,
+    repeats=5,
     short_repeats=5,
     scale_repeats=5,
 )
