@@ -1,13 +1,14 @@
-"""Where a W3 batch's wall time goes in burrow's SQL store: ``python -m bench.phases sqlite``
-(or ``postgresql``; ``--jobs N``).
+"""Where a W3 statement's wall time goes in burrow's SQL store: ``python -m bench.phases
+sqlite`` (or ``postgresql``; ``--jobs N``).
 
-Runs one W3 in this process (one queue, 10 slots, pre-enqueued no-op jobs) with each flush of
-the group commit stamped at four points: handed to the runner on the event loop, started and
-finished on the SQL thread, and resumed on the loop. Prints the medians of the four phases a
-flush passes through one after the other: the event loop's work between two flushes (claimed
-rows to jobs, handlers, completions), the hop to the SQL thread, the flush (outcome writes and
-the next claim; with the SQL thread's CPU time) and the hop back. A flush carries one claim's
-jobs: ten, or twenty once the engine claims a batch ahead.
+Runs one W3 in this process (one queue, 10 slots, pre-enqueued no-op jobs) with every
+statement of the group commit stamped at four points: handed to the runner on the event loop,
+started and finished on the SQL thread, and resumed on the loop. A statement is a flush (the
+outcome writes waiting and, on PostgreSQL, the claims folded into it) or a claim that ran
+alone beside a flush. On PostgreSQL a worker keeps up to three in flight, so the statements
+overlap: the tool prints how many were in flight on average, how many jobs each wrote and
+claimed, and for the flushes the medians of the hop to the SQL thread, the statement there
+(with the thread's CPU time) and the hop back.
 
 The stamps wrap two internals of ``burrow_jobs_sql.group_commit``, so this is a tool for
 finding time, not a benchmark figure: the full harness (``python -m bench``) measures W3.
@@ -19,9 +20,10 @@ import argparse
 import asyncio
 import json
 import statistics
+import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,62 +34,80 @@ from burrow_jobs_sql import group_commit
 from burrow_tasks import JobStatus, open_queue
 
 SLOTS = 10
+EDGE = 10
+"""Statements left out at each end (the start and the drain)."""
 
 
 @dataclass
-class Stamps:
-    """The four stamps of each flush (``time.perf_counter``), in flush order."""
+class Statement:
+    """One statement's stamps (``time.perf_counter``) and what it carried."""
 
-    handed: list[float] = field(default_factory=list)
-    started: list[float] = field(default_factory=list)
-    finished: list[float] = field(default_factory=list)
-    resumed: list[float] = field(default_factory=list)
-    flush_cpu: list[float] = field(default_factory=list)
-    """CPU time of the SQL thread during each flush (``time.thread_time``)."""
+    handed: float
+    started: float = 0.0
+    finished: float = 0.0
+    resumed: float = 0.0
+    cpu: float = 0.0
+    """CPU time of the SQL thread while it ran (``time.thread_time``)."""
+    flush: bool = False
+    """A flush (writes, and claims folded in); else a claim alone."""
+    writes: int = 0
+    claimed: int = 0
 
 
-def instrument(stamps: Stamps) -> Callable[[], None]:
-    """Wrap the flush and the writer so every flush is stamped; returns the undo."""
+def instrument(statements: list[Statement]) -> Callable[[], None]:
+    """Stamp every statement of every group commit made from now on; returns the undo."""
+    commit_cls = group_commit.GroupCommit
     writer_cls = group_commit.BulkWriter
-    queue_cls = group_commit._LoopQueue
+    init = commit_cls.__init__
     write_and_claim = writer_cls.write_and_claim
-    flush = queue_cls._flush
+    running = threading.local()  # the statement the SQL thread is running
 
-    def stamped_write_and_claim(
+    def stamped_init(
+        self: group_commit.GroupCommit, run: group_commit.RunFn, writer: group_commit.BulkWriter
+    ) -> None:
+        async def stamped_run(work: Callable[[Connection], Any]) -> Any:
+            record = Statement(time.perf_counter())
+
+            def stamped_work(connection: Connection) -> Any:
+                record.started = time.perf_counter()
+                cpu = time.thread_time()
+                running.record = record
+                try:
+                    return work(connection)
+                finally:
+                    running.record = None
+                    record.cpu = time.thread_time() - cpu
+                    record.finished = time.perf_counter()
+
+            result = await run(stamped_work)
+            record.resumed = time.perf_counter()
+            if not record.flush and isinstance(result, list):
+                record.claimed = len(result)
+            statements.append(record)
+            return result
+
+        init(self, stamped_run, writer)
+
+    def counted_write_and_claim(
         self: group_commit.BulkWriter,
         connection: Connection,
         writes: Sequence[group_commit.OutcomeWrite],
         claims: Sequence[Any],
     ) -> tuple[list[bool], list[Any]]:
-        stamps.started.append(time.perf_counter())
-        cpu = time.thread_time()
-        try:
-            return write_and_claim(self, connection, writes, claims)
-        finally:
-            stamps.flush_cpu.append(time.thread_time() - cpu)
-            stamps.finished.append(time.perf_counter())
+        verdicts, claimed = write_and_claim(self, connection, writes, claims)
+        record: Statement | None = getattr(running, "record", None)
+        if record is not None:
+            record.flush = True
+            record.writes = len(writes)
+            record.claimed = sum(len(rows) for rows in claimed)
+        return verdicts, claimed
 
-    async def stamped_flush(self: Any, batch: list[Any], claims: list[Any]) -> None:
-        run = self._run
-
-        async def stamped_run(work: Callable[[Connection], Any]) -> Any:
-            stamps.handed.append(time.perf_counter())
-            result = await run(work)
-            stamps.resumed.append(time.perf_counter())
-            return result
-
-        self._run = stamped_run
-        try:
-            await flush(self, batch, claims)
-        finally:
-            self._run = run
-
-    writer_cls.write_and_claim = stamped_write_and_claim  # type: ignore[method-assign]
-    queue_cls._flush = stamped_flush  # type: ignore[method-assign]
+    commit_cls.__init__ = stamped_init  # type: ignore[method-assign]
+    writer_cls.write_and_claim = counted_write_and_claim  # type: ignore[method-assign]
 
     def undo() -> None:
+        commit_cls.__init__ = init  # type: ignore[method-assign]
         writer_cls.write_and_claim = write_and_claim  # type: ignore[method-assign]
-        queue_cls._flush = flush  # type: ignore[method-assign]
 
     return undo
 
@@ -102,7 +122,7 @@ async def _noop(payload: bytes) -> None:
     json.loads(payload)
 
 
-async def run_w3(dsn: str, jobs: int, stamps: Stamps) -> float:
+async def run_w3(dsn: str, jobs: int, statements: list[Statement]) -> float:
     """Enqueue ``jobs``, work them off with one queue of ``SLOTS`` slots; the jobs/s."""
     filler = open_queue(dsn)
     filler.handle("noop", _noop)
@@ -111,47 +131,50 @@ async def run_w3(dsn: str, jobs: int, stamps: Stamps) -> float:
             "noop", [{"i": i} for i in range(start, min(jobs, start + 2_000))]
         )
     await filler.shutdown()
-    worker = open_queue(dsn, workers=SLOTS)
-    worker.handle("noop", _noop)
-    undo = instrument(stamps)
+    undo = instrument(statements)  # before the worker's store makes its group commit
     try:
-        began = time.perf_counter()
-        await worker.start()
-        while True:  # completions counted in the database, as W3 counts them
-            counts = await worker.store.jobs_count_by_status()
-            if counts.get(JobStatus.COMPLETED, 0) >= jobs:
-                break
-            await asyncio.sleep(0.02)
-        elapsed = time.perf_counter() - began
+        worker = open_queue(dsn, workers=SLOTS)
+        worker.handle("noop", _noop)
+        try:
+            began = time.perf_counter()
+            await worker.start()
+            while True:  # completions counted in the database, as W3 counts them
+                counts = await worker.store.jobs_count_by_status()
+                if counts.get(JobStatus.COMPLETED, 0) >= jobs:
+                    break
+                await asyncio.sleep(0.02)
+            elapsed = time.perf_counter() - began
+        finally:
+            await worker.shutdown()
     finally:
         undo()
-        await worker.shutdown()
     return jobs / elapsed
 
 
-def report(stamps: Stamps) -> dict[str, float]:
-    """Median µs of each phase, leaving out the first and last ten flushes (start, drain)."""
-    flushes = list(
-        zip(
-            stamps.handed,
-            stamps.started,
-            stamps.finished,
-            stamps.resumed,
-            stamps.flush_cpu,
-            strict=False,
-        )
-    )[10:-10]
+def report(statements: Sequence[Statement]) -> list[tuple[str, float]]:
+    """What the statements carried and where a flush's time went (µs, medians), leaving out
+    the first and last ``EDGE`` statements (the start and the drain)."""
+    kept = sorted(statements, key=lambda s: s.handed)[EDGE:-EDGE]
+    flushes = [s for s in kept if s.flush]
     if len(flushes) < 3:
         raise SystemExit(f"only {len(flushes)} flushes to look at: give more --jobs")
-    loop = [flushes[i + 1][0] - flushes[i][3] for i in range(len(flushes) - 1)]
-    phases = {
-        "event loop": loop,
-        "hop to the SQL thread": [f[1] - f[0] for f in flushes],
-        "flush (writes + claim)": [f[2] - f[1] for f in flushes],
-        "  of which SQL-thread CPU": [f[4] for f in flushes],
-        "hop back": [f[3] - f[2] for f in flushes],
-    }
-    return {name: statistics.median(values) * 1e6 for name, values in phases.items()}
+    span = max(s.resumed for s in kept) - min(s.handed for s in kept)
+    claims = [s.claimed for s in kept if s.claimed]
+    return [
+        ("flushes", len(flushes)),
+        ("claims run alone", len(kept) - len(flushes)),
+        ("statements in flight, mean", sum(s.resumed - s.handed for s in kept) / span),
+        ("writes per flush, median", statistics.median(s.writes for s in flushes)),
+        ("jobs per claim, median", statistics.median(claims) if claims else 0.0),
+        ("flush: hop to the SQL thread µs", _median_us(s.started - s.handed for s in flushes)),
+        ("flush: statement µs", _median_us(s.finished - s.started for s in flushes)),
+        ("  of which SQL-thread CPU µs", _median_us(s.cpu for s in flushes)),
+        ("flush: hop back µs", _median_us(s.resumed - s.finished for s in flushes)),
+    ]
+
+
+def _median_us(seconds: Iterable[float]) -> float:
+    return statistics.median(seconds) * 1e6
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,13 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=10_000, help="jobs to work off")
     args = parser.parse_args(argv)
     database: Database = args.database
-    stamps = Stamps()
+    statements: list[Statement] = []
     with fresh(database, "phases") as target:
-        rate = asyncio.run(run_w3(dsn_of(target), args.jobs, stamps))
-    medians = report(stamps)
-    print(f"{database}: {rate:,.0f} jobs/s, {len(stamps.handed)} flushes; medians per flush (µs):")
-    for name, micros in medians.items():
-        print(f"  {name:24s} {micros:8,.0f}")
+        rate = asyncio.run(run_w3(dsn_of(target), args.jobs, statements))
+    print(f"{database}: {rate:,.0f} jobs/s, {len(statements)} statements")
+    for name, value in report(statements):
+        print(f"  {name:34s} {value:9,.1f}" if value % 1 else f"  {name:34s} {value:7,.0f}")
     return 0
 
 
