@@ -29,9 +29,10 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from bench.completion import until_completed
 from bench.targets import Database, Target, fresh
 from burrow_jobs_sql import group_commit
-from burrow_tasks import JobStatus, open_queue
+from burrow_tasks import open_queue
 
 SLOTS = 10
 EDGE = 10
@@ -138,11 +139,7 @@ async def run_w3(dsn: str, jobs: int, statements: list[Statement]) -> float:
         try:
             began = time.perf_counter()
             await worker.start()
-            while True:  # completions counted in the database, as W3 counts them
-                counts = await worker.store.jobs_count_by_status()
-                if counts.get(JobStatus.COMPLETED, 0) >= jobs:
-                    break
-                await asyncio.sleep(0.02)
+            await until_completed(worker, jobs, poll=0.02)
             elapsed = time.perf_counter() - began
         finally:
             await worker.shutdown()

@@ -18,10 +18,11 @@ import time
 
 import sqlalchemy as sa
 
+from bench.completion import until_completed
 from bench.targets import fresh
 from burrow_jobs_sql import SQLStore
 from burrow_jobs_sql.dsn import to_url
-from burrow_tasks import JobQueue, JobsConfig, JobStatus, open_queue
+from burrow_tasks import JobQueue, JobsConfig, open_queue
 
 WORKERS = 10
 
@@ -45,11 +46,7 @@ async def _worked_off(dsn: str, jobs: int, *, app_engine: bool) -> float:
         await worker.store.jobs_count_by_status()  # connected before the clock starts
         started = time.perf_counter()
         await worker.start()
-        while True:  # completions counted in the database, as W3 counts them
-            counts = await feeder.store.jobs_count_by_status()
-            if counts.get(JobStatus.COMPLETED, 0) >= jobs:
-                break
-            await asyncio.sleep(0.005)
+        await until_completed(feeder, jobs, poll=0.005)
         return jobs / (time.perf_counter() - started)
     finally:
         await worker.shutdown()
