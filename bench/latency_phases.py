@@ -10,10 +10,10 @@ stores share the file, as an app with an embedded worker does (W4 in-process).
 Each job is stamped on its way: the enqueue call, the enqueue's statement on the SQL thread
 (PostgreSQL; a SQLite enqueue is written on the caller's thread), the call's return, the
 worker's notification, the claim that took the job (its call, its statement on the SQL
-thread, its return) and the handler's start. It prints the median and the 90th percentile
-of each step. The stamps wrap the stores' runners and the worker store's methods, so this is
-a tool for finding time, not a benchmark figure: the full harness (``python -m bench``)
-measures W4.
+thread, its return) and the handler's start. It prints the median, the 90th and the 99th
+percentile of each step, and each step of the slowest jobs (``--slowest N``). The stamps
+wrap the stores' runners and the worker store's methods, so this is a tool for finding time,
+not a benchmark figure: the full harness (``python -m bench``) measures W4.
 """
 
 from __future__ import annotations
@@ -166,15 +166,35 @@ def _sql_store(queue: JobQueue) -> SQLStore:
     return store
 
 
-def report(database: Database, recorder: Recorder, jobs: int, rate: float) -> None:
-    print(f"{database}: ms per job, {jobs} jobs at {rate:g}/s (median / 90th percentile)")
+def report(database: Database, recorder: Recorder, jobs: int, rate: float, slowest: int) -> None:
+    print(f"{database}: ms per job, {jobs} jobs at {rate:g}/s (median / 90th / 99th percentile)")
     for label, start, end in STEPS:
         steps = [s[end] - s[start] for s in recorder.jobs.values() if start in s and end in s]
         if not steps:
             print(f"  {label:30s}      -          (not on this path)")
             continue
-        middle, p90 = median(steps) * 1e3, percentile(steps, 90) * 1e3
-        print(f"  {label:30s} {middle:6.2f} / {p90:6.2f}   ({len(steps)} jobs)")
+        middle, p90, p99 = (
+            median(steps) * 1e3,
+            percentile(steps, 90) * 1e3,
+            percentile(steps, 99) * 1e3,
+        )
+        print(f"  {label:30s} {middle:6.2f} / {p90:6.2f} / {p99:6.2f}   ({len(steps)} jobs)")
+    _report_slowest(recorder, slowest)
+
+
+def _report_slowest(recorder: Recorder, count: int) -> None:
+    """The steps of the ``count`` slowest jobs: which step a tail latency sits in."""
+    _label, first, last = STEPS[-1]
+    done = [(index, s) for index, s in recorder.jobs.items() if first in s and last in s]
+    done.sort(key=lambda item: item[1][last] - item[1][first], reverse=True)
+    for index, stamps in done[:count]:
+        steps = ", ".join(
+            f"{label} {(stamps[end] - stamps[start]) * 1e3:.2f}"
+            for label, start, end in STEPS[3:-1]
+            if start in stamps and end in stamps
+        )
+        total = (stamps[last] - stamps[first]) * 1e3
+        print(f"  slow job {index}: {total:.2f} ms = {steps}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,11 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("database", choices=["sqlite", "postgresql"])
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20.0, help="jobs per second (W4: 20)")
+    parser.add_argument("--slowest", type=int, default=3, help="slow jobs to break down")
     args = parser.parse_args(argv)
     database: Database = args.database
     with fresh(database, "latency") as target:
         recorder = asyncio.run(measure(dsn_of(target), args.jobs, args.rate))
-    report(database, recorder, args.jobs, args.rate)
+    report(database, recorder, args.jobs, args.rate, args.slowest)
     return 0
 
 
