@@ -76,6 +76,16 @@ def test_missing_capability_skips_with_the_reason_shown(pytester: pytest.Pyteste
     result.stdout.fnmatch_lines(["*store does not declare capability 'cross_process'*"])
 
 
+def test_a_capability_skip_is_reported_at_the_test_it_skipped(pytester: pytest.Pytester) -> None:
+    _wire(pytester)
+    result = pytester.runpytest_inprocess("-rs", "-k", "separate_processes or using_a_transaction")
+    skips = [line for line in result.stdout.lines if line.startswith("SKIPPED")]
+    # One line per skipped test, each at the line where the suite defines it.
+    assert len(skips) == result.parseoutcomes()["skipped"] > 1
+    assert all("burrow_conformance/suite/" in line for line in skips)
+    assert not any("_harness.py" in line for line in skips)
+
+
 def test_missing_burrow_store_fixture_is_named(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makepyfile(

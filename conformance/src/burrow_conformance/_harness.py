@@ -286,6 +286,10 @@ ERROR = JobError(message="boom", error_class="builtins.ValueError", traceback="T
 """The error the suite's failing runs record."""
 
 
+BODY_ATTRIBUTE = "_burrow_body"
+"""The attribute of a ``store_test`` test that holds the suite's own ``async def``."""
+
+
 def store_test(
     body: Callable[[Any, Session], Coroutine[Any, Any, None]],
 ) -> Callable[[Any, Harness], None]:
@@ -305,4 +309,5 @@ def store_test(
     test.__doc__ = body.__doc__
     test.__module__ = body.__module__
     test.__dict__.update(body.__dict__)
+    setattr(test, BODY_ATTRIBUTE, body)  # where a skip is reported (the plugin)
     return test

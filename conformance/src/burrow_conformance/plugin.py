@@ -24,6 +24,9 @@ And one a backend may override per test class:
 
 from __future__ import annotations
 
+import os
+from collections.abc import Generator
+
 import pytest
 
 # Rewrite plain asserts in the suite's modules too (must run before they are imported).
@@ -33,7 +36,7 @@ pytest.register_assert_rewrite(
     "burrow_conformance._assertions",
 )
 
-from burrow_conformance import _guard  # noqa: E402
+from burrow_conformance import _guard, _harness  # noqa: E402
 from burrow_conformance._harness import (  # noqa: E402
     Harness,
     StoreFactory,
@@ -42,6 +45,8 @@ from burrow_conformance._harness import (  # noqa: E402
 )
 from burrow_conformance.profiles import PROFILES, resolve_profile  # noqa: E402
 from burrow_conformance.requirements import MARKER, Requirement  # noqa: E402
+
+_HARNESS_FILE = os.path.realpath(_harness.__file__)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -89,6 +94,27 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     _guard.check_collected_classes(items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A skip for a missing capability is raised inside the harness, so pytest would report
+    every one at the same line of ``_harness.py``, folded into one ``-rs`` line for all the
+    tests it skipped: report it where the suite defines the test, as a skip marker would be."""
+    report = yield
+    longrepr = report.longrepr
+    if (
+        report.skipped
+        and isinstance(longrepr, tuple)
+        and os.path.realpath(longrepr[0]) == _HARNESS_FILE
+    ):
+        body = getattr(getattr(item, "obj", None), _harness.BODY_ATTRIBUTE, None)
+        code = getattr(body, "__code__", None)
+        if code is not None:
+            report.longrepr = (code.co_filename, code.co_firstlineno, longrepr[2])
+    return report
 
 
 @pytest.fixture
