@@ -3,7 +3,7 @@
 
 A worker's steady state on PostgreSQL is one statement per batch: the completions of the last
 batch and the claim of the next (``group_commit._postgres_combined``, a claim of
-``workers + claim_ahead`` = 30). Here plain threads on psycopg connections (the store's
+``workers + claim_ahead`` = 50). Here plain threads on psycopg connections (the store's
 planner settings, autocommit) run exactly that statement back to back, each completing what
 its previous statement claimed, until the jobs run out: the rate the statement allows on
 this machine with 1, 2 or 3 of them in flight. The engine's own W3 runs up to three
@@ -29,7 +29,7 @@ from burrow_jobs_sql.group_commit import COMPLETE, ClaimStatement, _postgres_com
 from burrow_jobs_sql.statements import CLAIM_COLUMNS, build_claim
 from burrow_tasks import open_queue
 
-BATCH = 30
+BATCH = 50
 _LEASE_COLUMN = 6  # of the claim's RETURNING (CLAIM_COLUMNS)
 
 

@@ -23,7 +23,7 @@ def test_the_defaults_match_the_design() -> None:
     assert config.shutdown_write_limit == timedelta(seconds=10)
     assert config.maintenance_interval == timedelta(minutes=5)
     assert config.completed_retention == timedelta(hours=24)
-    assert config.claim_ahead == 20
+    assert config.claim_ahead == 40
     assert config.max_payload_bytes == 1024 * 1024
 
 

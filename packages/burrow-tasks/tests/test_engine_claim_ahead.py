@@ -1,5 +1,5 @@
 """Claiming ahead: once a full batch of jobs has returned before the next claim, a claim
-also takes up to ``claim_ahead`` jobs (at most ``2 * workers``) beyond the free slots. They
+also takes up to ``claim_ahead`` jobs (at most ``4 * workers``) beyond the free slots. They
 wait in the pool, held under their lease, and start as slots free; never more than
 ``workers`` handlers run at once."""
 
@@ -80,14 +80,14 @@ async def test_the_first_claim_takes_only_the_free_slots(clock: FakeClock) -> No
     await queue.shutdown()
 
 
-async def test_after_a_full_batch_of_short_jobs_a_claim_takes_two_batches_ahead(
+async def test_after_a_full_batch_of_short_jobs_a_claim_takes_four_batches_ahead(
     clock: FakeClock,
 ) -> None:
     store, handlers = ClaimSpyStore(), Handlers()
     names = [str(n) for n in range(9)]
     queue, ids = await _queue(store, clock, handlers, workers=2, names=names)
 
-    assert store.limits[:2] == [2, 6]
+    assert store.limits[:2] == [2, 10]
     assert handlers.started == names
     assert handlers.most_running <= 2
     assert {await _status(store, ids[name]) for name in names} == {JobStatus.COMPLETED}
@@ -218,10 +218,10 @@ async def test_claim_ahead_zero_claims_only_the_free_slots(clock: FakeClock) -> 
     assert set(store.limits) == {2}
 
 
-async def test_claim_ahead_is_capped_at_twice_the_workers(clock: FakeClock) -> None:
+async def test_claim_ahead_is_capped_at_four_times_the_workers(clock: FakeClock) -> None:
     store = ClaimSpyStore()
     assert await _worked_off(store, clock, claim_ahead=50) == 9
-    assert max(store.limits) == 6
+    assert max(store.limits) == 10
 
 
 class HeldClaimStore(MemoryStore):

@@ -138,7 +138,7 @@ class JobsConfig:
     shutdown_write_limit: timedelta = timedelta(seconds=10)
     maintenance_interval: timedelta = timedelta(minutes=5)
     completed_retention: timedelta = timedelta(hours=24)
-    claim_ahead: int = 20
+    claim_ahead: int = 40
     max_payload_bytes: int = field(default=DEFAULT_MAX_PAYLOAD_BYTES)
 
     def __post_init__(self) -> None:

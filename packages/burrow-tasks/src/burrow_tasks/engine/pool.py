@@ -4,7 +4,7 @@ One claim loop fills up to ``workers`` slots per store call; each claimed job ru
 own asyncio task. When jobs prove shorter than a claim's round trip (every job of a full
 batch returned before the next claim), a claim also takes up to ``claim_ahead`` jobs ahead:
 they wait in the pool and start as slots free, so a busy pool of short jobs pays one store
-round trip per three batches instead of one per batch; on a store that runs claims in
+round trip per five batches instead of one per batch; on a store that runs claims in
 parallel, up to three such claims are in flight at once. At most ``workers`` handlers ever
 run at once. One heartbeat loop renews every running job's lease; one maintenance loop
 rescues stale jobs and deletes old completed ones; a notification loop (stores with
@@ -513,13 +513,13 @@ class WorkerPool:
 
     def _claim_ahead(self) -> int:
         """How many jobs beyond the free slots the next claim may take: ``claim_ahead``, at
-        most two batches (``2 * workers``), when the last claim came back full (a backlog)
+        most four batches (``4 * workers``), when the last claim came back full (a backlog)
         and every job it brought has already returned (they are shorter than a claim's round
         trip); else none, so a job never waits behind a long one while another worker could
         run it."""
         if self._running or self._ready or not self._last_claim_full:
             return 0
-        return min(self._config.claim_ahead, 2 * self._config.workers)
+        return min(self._config.claim_ahead, 4 * self._config.workers)
 
     def _start_ready(self) -> None:
         """Start jobs claimed ahead, in claim order, while slots are free."""
