@@ -48,6 +48,7 @@ STEPS = (
     ("enqueue call", "call", "returned"),
     ("call to notification", "call", "notified"),
     ("notification to claim", "notified", "claim_call"),
+    ("claim call", "claim_call", "claimed"),
     ("claim: to the SQL thread", "claim_call", "claim_sql_start"),
     ("claim: statement", "claim_sql_start", "claim_sql_end"),
     ("claim: back to the pool", "claim_sql_end", "claimed"),
