@@ -55,6 +55,9 @@ STEPS = (
     ("claimed to handler", "claimed", "handler"),
     ("total (W4's latency)", "call", "handler"),
 )
+BREAKDOWN = STEPS[3:-1]
+"""The steps a slow job is broken down into: from the enqueue call to the handler, without
+the enqueue's steps on its SQL thread (mostly not on its path) and the total."""
 
 
 class Recorder:
@@ -191,7 +194,7 @@ def _report_slowest(recorder: Recorder, count: int) -> None:
     for index, stamps in done[:count]:
         steps = ", ".join(
             f"{label} {(stamps[end] - stamps[start]) * 1e3:.2f}"
-            for label, start, end in STEPS[3:-1]
+            for label, start, end in BREAKDOWN
             if start in stamps and end in stamps
         )
         total = (stamps[last] - stamps[first]) * 1e3
